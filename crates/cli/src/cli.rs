@@ -1,0 +1,52 @@
+//! The command-line surface: clap types only, no behaviour.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// hoist: from a multi-service app's source to a healthy deployment on local
+/// Kubernetes (Minikube, kind, k3d, Docker Desktop) in one command.
+#[derive(Debug, Parser)]
+#[command(name = "hoist", version, about, after_long_help = crate::exit::HELP, after_help = crate::exit::HELP)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every subcommand takes.
+#[derive(Debug, Args)]
+pub(crate) struct Global {
+    /// The stack file; by default `hoist.toml` in this directory or the nearest parent.
+    #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
+    pub(crate) file: Option<PathBuf>,
+    /// The profile (local, production, ...) whose overrides apply.
+    #[arg(long, global = true, value_name = "NAME", env = "HOIST_PROFILE")]
+    pub(crate) profile: Option<String>,
+    /// Print machine-readable JSON on stdout instead of human output.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Check the prerequisites: Docker, the cluster, Minikube, Helm, kubectl.
+    Doctor(DoctorArgs),
+    /// Print a shell completion script.
+    Completions(CompletionsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DoctorArgs {
+    /// The kube context to check instead of the kubeconfig's current one.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) context: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CompletionsArgs {
+    /// The shell to generate completions for.
+    #[arg(value_enum)]
+    pub(crate) shell: clap_complete::Shell,
+}

@@ -1,0 +1,32 @@
+//! One module per subcommand; each calls one library entry point and renders
+//! the result.
+
+mod completions;
+mod doctor;
+
+use std::process::ExitCode;
+
+use crate::cli::{Cli, Command};
+
+/// Runs the parsed command line and returns the process exit code.
+pub(crate) fn run(cli: Cli) -> ExitCode {
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            return crate::exit::report(
+                &anyhow::Error::new(error).context("failed to start the async runtime"),
+                crate::exit::FAILURE,
+            );
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Doctor(args) => doctor::run(&cli.global, &args).await,
+            Command::Completions(args) => Ok(completions::run(&args)),
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(error) => crate::exit::report(&error, crate::exit::FAILURE),
+    }
+}

@@ -1,0 +1,10 @@
+//! Cross-crate end-to-end tests. Run with `cargo nextest run -p hoist-e2e`.
+
+#[test]
+fn the_reference_app_is_in_the_repository() {
+    assert!(
+        hoist_e2e::repo_root()
+            .join("examples/todo-chatbot")
+            .is_dir()
+    );
+}

@@ -1,0 +1,30 @@
+//! `cargo xtask`: hoist's automation. One module per subcommand.
+#![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)] // A command-line tool of its own.
+
+mod bases;
+mod cmd;
+mod test;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", about = "hoist's automation")]
+struct Xtask {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every test suite: the command the README and .ci/run give.
+    Test(test::Args),
+    /// Build the offline base root filesystems with mmdebstrap.
+    Bases(bases::Args),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Xtask::parse().command {
+        Command::Test(args) => test::run(&args),
+        Command::Bases(args) => bases::run(&args),
+    }
+}
