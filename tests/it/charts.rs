@@ -1,0 +1,671 @@
+//! The Helm charts in charts/, through real helm and kubernetes-validate.
+//!
+//! Run with `cargo nextest run -p hoist-e2e charts` (or `cargo test -p
+//! hoist-e2e charts`). They need helm (`$HOIST_HELM` or `helm` on PATH, e.g.
+//! `/opt/hoist-tools/bin`) and `kubernetes-validate` on PATH; without them they
+//! skip, except under CI where they fail.
+
+mod helm;
+mod package;
+mod policy;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::thread;
+
+use helm::{KUBE_1_20_API_VERSIONS, TIERS, Tools, UMBRELLA, VALUES, documents, identity, write};
+use policy::Rendered;
+
+const RELEASE: &str = "todo";
+
+fn values_label(values: Option<&str>) -> &str {
+    values.unwrap_or("values.yaml")
+}
+
+/// The umbrella rendered with each of its values files, in parallel.
+fn umbrella_renders(tools: &Tools) -> Vec<(&'static str, String)> {
+    thread::scope(|s| {
+        let handles: Vec<_> = VALUES
+            .iter()
+            .map(|values| {
+                s.spawn(move || {
+                    (
+                        values_label(*values),
+                        tools.render(RELEASE, UMBRELLA, *values, &[]),
+                    )
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("render thread"))
+            .collect()
+    })
+}
+
+fn assert_no_violations(what: &str, violations: &[String]) {
+    assert!(
+        violations.is_empty(),
+        "{what}:\n  {}",
+        violations.join("\n  ")
+    );
+}
+
+#[test]
+fn every_chart_lints_strictly_with_each_of_its_values_files() {
+    let Some(tools) = Tools::find() else { return };
+    let charts = TIERS.iter().chain([&UMBRELLA]);
+    let failures: Vec<String> = thread::scope(|s| {
+        let handles: Vec<_> = charts
+            .flat_map(|chart| VALUES.iter().map(move |values| (*chart, *values)))
+            .map(|(chart, values)| {
+                let tools = &tools;
+                s.spawn(move || match tools.lint(chart, values) {
+                    Ok(out) if out.contains("1 chart(s) linted, 0 chart(s) failed") => None,
+                    Ok(out) | Err(out) => {
+                        Some(format!("{chart} with {}:\n{out}", values_label(values)))
+                    }
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .filter_map(|h| h.join().expect("lint thread"))
+            .collect()
+    });
+    assert_no_violations("helm lint --strict failed", &failures);
+}
+
+/// Renders every chart with every values file, plus umbrella variants that
+/// switch on what the values files leave off, and validates all documents
+/// against Kubernetes 1.28 and the newest schemas kubernetes-validate has.
+#[test]
+fn every_render_validates_against_kubernetes_1_28_and_the_newest_schemas() {
+    let Some(tools) = Tools::find() else { return };
+    let dir = tempfile::tempdir().expect("temp dir");
+    let digest = format!("sha256:{}", "0123456789abcdef".repeat(4));
+    let digest_set = format!("todo-backend.image.digest={digest}");
+    let variants: Vec<(String, &str, Option<&str>, Vec<&str>)> = TIERS
+        .iter()
+        .chain([&UMBRELLA])
+        .flat_map(|chart| {
+            VALUES
+                .iter()
+                .map(move |v| (format!("{chart}-{}", values_label(*v)), *chart, *v, vec![]))
+        })
+        .chain([
+            (
+                "umbrella-loadbalancer-ingress".to_owned(),
+                UMBRELLA,
+                None,
+                vec![
+                    "--set",
+                    "todo-frontend.service.type=LoadBalancer",
+                    "--set",
+                    "todo-frontend.ingress.enabled=true",
+                ],
+            ),
+            (
+                "umbrella-external-database".to_owned(),
+                UMBRELLA,
+                None,
+                vec![
+                    "--set",
+                    "todo-database.enabled=false",
+                    "--set",
+                    "todo-backend.database.fromSecret.enabled=false",
+                    "--set",
+                    "todo-backend.secret.existingSecret=todo-backend-env",
+                    "--set",
+                    "todo-backend.config.existingConfigMap=todo-backend-env",
+                    "--set",
+                    &digest_set,
+                ],
+            ),
+            (
+                "umbrella-ephemeral-database".to_owned(),
+                UMBRELLA,
+                None,
+                vec!["--set", "todo-database.persistence.enabled=false"],
+            ),
+        ])
+        .collect();
+    let rendered: Vec<(PathBuf, usize)> = thread::scope(|s| {
+        let handles: Vec<_> = variants
+            .iter()
+            .map(|(name, chart, values, extra)| {
+                let (tools, dir) = (&tools, dir.path());
+                s.spawn(move || {
+                    let yaml = tools.render(RELEASE, chart, *values, extra);
+                    let count = documents(&yaml).len();
+                    assert!(count > 0, "{name} rendered no objects");
+                    (write(dir, &format!("{name}.yaml"), &yaml), count)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("render thread"))
+            .collect()
+    });
+    let files: Vec<PathBuf> = rendered.iter().map(|(f, _)| f.clone()).collect();
+    let total: usize = rendered.iter().map(|(_, n)| n).sum();
+    let newest = tools.newest_kubernetes_version();
+    assert_ne!(
+        newest, "1.28.0",
+        "kubernetes-validate should know versions past 1.28"
+    );
+    thread::scope(|s| {
+        for version in ["1.28.0", newest.as_str()] {
+            let (tools, files) = (&tools, &files);
+            s.spawn(move || {
+                let out = tools.validate(version, files);
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                let report = format!("{stdout}{}", String::from_utf8_lossy(&out.stderr));
+                assert!(
+                    out.status.success(),
+                    "invalid for Kubernetes {version}:\n{report}"
+                );
+                // Every document must have been checked, not skipped for want of a schema.
+                let passed = stdout.matches(" passed for resource ").count();
+                assert_eq!(
+                    passed, total,
+                    "kubernetes-validate {version} checked {passed} of {total} objects:\n{report}"
+                );
+            });
+        }
+    });
+}
+
+/// Keys that appeared after Kubernetes 1.20 in the objects these charts make.
+const NEWER_THAN_1_20: [&str; 14] = [
+    "persistentVolumeClaimRetentionPolicy",
+    "minReadySeconds", // on a StatefulSet; Deployments had it always
+    "ordinals",
+    "internalTrafficPolicy",
+    "trafficDistribution",
+    "unhealthyPodEvictionPolicy",
+    "grpc",
+    "hostUsers",
+    "os",
+    "resizePolicy",
+    "restartPolicy", // on a container (sidecars)
+    "schedulingGates",
+    "resourceClaims",
+    "matchLabelKeys",
+];
+
+fn newer_keys(doc: &serde_yaml::Value, path: &str, found: &mut Vec<String>) {
+    match doc {
+        serde_yaml::Value::Mapping(map) => {
+            for (key, value) in map {
+                let key = key.as_str().unwrap_or_default();
+                let here = format!("{path}.{key}");
+                let deployment_field =
+                    key == "minReadySeconds" && path.ends_with("Deployment.spec");
+                let pod_field = key == "restartPolicy" && path.ends_with(".spec.template.spec");
+                if NEWER_THAN_1_20.contains(&key) && !deployment_field && !pod_field {
+                    found.push(here.clone());
+                }
+                newer_keys(value, &here, found);
+            }
+        }
+        serde_yaml::Value::Sequence(items) => {
+            for item in items {
+                newer_keys(item, &format!("{path}[]"), found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[test]
+fn kubernetes_1_20_gets_the_old_pdb_and_hpa_apis_and_no_newer_fields() {
+    let Some(tools) = Tools::find() else { return };
+    let mut old_server = vec!["--kube-version", "1.20.0"];
+    for api in KUBE_1_20_API_VERSIONS {
+        old_server.extend(["--api-versions", api]);
+    }
+    let served_by_1_20 = [
+        "v1/Secret",
+        "v1/ConfigMap",
+        "v1/Service",
+        "apps/v1/Deployment",
+        "apps/v1/StatefulSet",
+        "networking.k8s.io/v1/Ingress",
+        "policy/v1beta1/PodDisruptionBudget",
+        "autoscaling/v2beta2/HorizontalPodAutoscaler",
+    ];
+    for values in VALUES {
+        let yaml = tools.render(RELEASE, UMBRELLA, values, &old_server);
+        let mut found = Vec::new();
+        for doc in documents(&yaml) {
+            let api = format!(
+                "{}/{}",
+                doc["apiVersion"].as_str().unwrap_or_default(),
+                doc["kind"].as_str().unwrap_or_default()
+            );
+            if !served_by_1_20.contains(&api.as_str()) {
+                found.push(format!(
+                    "{}: {api} is not served by Kubernetes 1.20",
+                    identity(&doc)
+                ));
+            }
+            let root = doc["kind"].as_str().unwrap_or_default().to_owned();
+            let mut newer = Vec::new();
+            newer_keys(&doc, &root, &mut newer);
+            found.extend(
+                newer
+                    .into_iter()
+                    .map(|k| format!("{}: {k} is newer than Kubernetes 1.20", identity(&doc))),
+            );
+        }
+        assert_no_violations(
+            &format!("rendered with {} for Kubernetes 1.20", values_label(values)),
+            &found,
+        );
+    }
+    let count = |yaml: &str, api: &str| yaml.matches(&format!("apiVersion: {api}\n")).count();
+    let old = tools.render(
+        RELEASE,
+        UMBRELLA,
+        Some("values-production.yaml"),
+        &old_server,
+    );
+    assert_eq!(count(&old, "policy/v1beta1"), 2, "{old}");
+    assert_eq!(count(&old, "autoscaling/v2beta2"), 2, "{old}");
+    let new = tools.render(
+        RELEASE,
+        UMBRELLA,
+        Some("values-production.yaml"),
+        &["--kube-version", "1.28.0"],
+    );
+    assert_eq!(count(&new, "policy/v1"), 2, "{new}");
+    assert_eq!(count(&new, "autoscaling/v2"), 2, "{new}");
+}
+
+#[test]
+fn every_container_is_restricted_probed_and_bounded() {
+    let Some(tools) = Tools::find() else { return };
+    for (values, yaml) in umbrella_renders(&tools) {
+        let rendered = Rendered::parse(&yaml);
+        // Database, backend (with its init container) and frontend.
+        assert_eq!(rendered.workloads().len(), 3, "{values}");
+        assert_no_violations(
+            &format!("containers with {values}"),
+            &policy::container_violations(&rendered),
+        );
+    }
+}
+
+#[test]
+fn config_maps_hold_nothing_that_looks_secret() {
+    let Some(tools) = Tools::find() else { return };
+    for (values, yaml) in umbrella_renders(&tools) {
+        let rendered = Rendered::parse(&yaml);
+        assert_eq!(rendered.config_maps.len(), 2, "{values}");
+        assert_no_violations(
+            &format!("ConfigMaps with {values}"),
+            &policy::config_map_violations(&rendered),
+        );
+    }
+}
+
+#[test]
+fn selectors_services_ingress_hpa_and_pdb_reach_their_pods() {
+    let Some(tools) = Tools::find() else { return };
+    for (values, yaml) in umbrella_renders(&tools) {
+        let rendered = Rendered::parse(&yaml);
+        assert_eq!(rendered.services.len(), 4, "{values}");
+        assert_no_violations(
+            &format!("wiring with {values}"),
+            &policy::wiring_violations(&rendered),
+        );
+    }
+}
+
+#[test]
+fn minikube_defaults_fit_the_sc1_budget() {
+    let Some(tools) = Tools::find() else { return };
+    let renders = umbrella_renders(&tools);
+    for (values, yaml) in renders.iter().filter(|(v, _)| !v.contains("production")) {
+        let b = policy::budget(&Rendered::parse(yaml));
+        assert!(
+            b.request_millicpu > 0 && b.request_bytes > 0,
+            "{values}: {b:?}"
+        );
+        assert!(
+            b.request_millicpu <= 1000,
+            "{values} requests {}m CPU, over 1 CPU",
+            b.request_millicpu
+        );
+        assert!(
+            b.request_bytes <= 1 << 30,
+            "{values} requests {} bytes, over 1 GiB",
+            b.request_bytes
+        );
+        assert!(
+            b.limit_millicpu <= 2000,
+            "{values} limits {}m CPU, over 2 CPUs",
+            b.limit_millicpu
+        );
+        assert!(
+            b.limit_bytes <= 2 << 30,
+            "{values} limits {} bytes, over 2 GiB",
+            b.limit_bytes
+        );
+    }
+    // Production is sized up, so the budget check is not vacuous.
+    let (_, production) = renders
+        .iter()
+        .find(|(v, _)| v.contains("production"))
+        .expect("production render");
+    assert!(policy::budget(&Rendered::parse(production)).request_millicpu > 1000);
+}
+
+#[test]
+fn the_values_schemas_reject_wrong_types_with_helms_message() {
+    let Some(tools) = Tools::find() else { return };
+    let header =
+        "Error: values don't meet the specifications of the schema(s) in the following chart(s):";
+    let cases = [
+        (
+            "todo-backend",
+            "--set",
+            "replicaCount=two",
+            "todo-backend:\n- replicaCount: Invalid type. Expected: integer, given: string",
+        ),
+        (
+            "todo-chatbot",
+            "--set",
+            "todo-backend.replicaCount=two",
+            "todo-backend:\n- replicaCount: Invalid type. Expected: integer, given: string",
+        ),
+        (
+            "todo-frontend",
+            "--set",
+            "service.type=Bogus",
+            "todo-frontend:\n- service.type: service.type must be one of the following: \"ClusterIP\", \"NodePort\", \"LoadBalancer\"",
+        ),
+        (
+            "todo-database",
+            "--set-string",
+            "persistence.enabled=yes",
+            "todo-database:\n- persistence.enabled: Invalid type. Expected: boolean, given: string",
+        ),
+        (
+            "todo-backend",
+            "--set",
+            "image.digest=latest",
+            "todo-backend:\n- image.digest: Does not match pattern '^(sha256:[a-f0-9]{64})?$'",
+        ),
+    ];
+    for (chart, flag, set, message) in cases {
+        let err = tools
+            .template(RELEASE, chart, None, &[flag, set])
+            .expect_err(&format!("{chart} accepted {set}"));
+        assert_eq!(err, format!("{header}\n{message}"), "{chart} {set}");
+    }
+}
+
+#[test]
+fn secret_looking_config_and_an_unreachable_database_are_refused() {
+    let Some(tools) = Tools::find() else { return };
+    let key = hoist_testkit::fake_secret("sk-", 32, 1);
+    let cases = [
+        (
+            "todo-backend",
+            format!("config.data.OPENAI_API_KEY={key}"),
+            "Error: execution error at (todo-backend/templates/configmap.yaml:2:4): config.data.OPENAI_API_KEY looks secret: move it to secret.data (or to the Secret named by secret.existingSecret)",
+        ),
+        (
+            "todo-frontend",
+            "config.data.UPSTREAM=https://user:pw@example.test/".to_owned(),
+            "Error: execution error at (todo-frontend/templates/configmap.yaml:2:4): config.data.UPSTREAM looks secret: move it to secret.data (or to the Secret named by secret.existingSecret)",
+        ),
+        (
+            "todo-chatbot",
+            "todo-database.enabled=false".to_owned(),
+            "Error: execution error at (todo-chatbot/templates/validate.yaml:2:4): todo-database.enabled is false, so the backend's DATABASE_URL must come from elsewhere: set todo-backend.database.fromSecret.enabled=false and give DATABASE_URL in todo-backend.secret.data or in the Secret named by todo-backend.secret.existingSecret",
+        ),
+    ];
+    for (chart, set, message) in cases {
+        let err = tools
+            .template(RELEASE, chart, None, &["--set", &set])
+            .expect_err(&format!("{chart} accepted {set}"));
+        assert_eq!(
+            err,
+            format!("{message}\n\nUse --debug flag to render out invalid YAML")
+        );
+        assert!(!err.contains(&key), "the error repeats the secret value");
+    }
+}
+
+fn by_identity(yaml: &str) -> BTreeMap<String, serde_yaml::Value> {
+    documents(yaml)
+        .into_iter()
+        .map(|d| (identity(&d), d))
+        .collect()
+}
+
+#[test]
+fn the_umbrella_renders_what_the_tiers_render_alone() {
+    let Some(tools) = Tools::find() else { return };
+    // Generated secrets differ per render; pin them on both sides.
+    let password = hoist_testkit::fake_secret("", 24, 2);
+    let jwt = hoist_testkit::fake_secret("", 48, 3);
+    let db_set = format!("auth.password={password}");
+    let jwt_set = format!("secret.data.JWT_SECRET={jwt}");
+    let umbrella_db = format!("todo-database.{db_set}");
+    let umbrella_jwt = format!("todo-backend.{jwt_set}");
+    for values in VALUES {
+        let umbrella = by_identity(&tools.render(
+            RELEASE,
+            UMBRELLA,
+            values,
+            &["--set", &umbrella_db, "--set", &umbrella_jwt],
+        ));
+        let mut alone = BTreeMap::new();
+        for tier in TIERS {
+            let extra: &[&str] = match tier {
+                "todo-database" => &["--set", &db_set],
+                "todo-backend" => &["--set", &jwt_set],
+                _ => &[],
+            };
+            alone.extend(by_identity(&tools.render(RELEASE, tier, values, extra)));
+        }
+        let label = values_label(values);
+        assert!(alone.len() >= 9, "{label}: {:?}", alone.keys());
+        let mut differences = Vec::new();
+        for id in umbrella
+            .keys()
+            .chain(alone.keys())
+            .collect::<std::collections::BTreeSet<_>>()
+        {
+            match (umbrella.get(id), alone.get(id)) {
+                (Some(a), Some(b)) if a == b => {}
+                (Some(_), Some(_)) => differences.push(format!("{id} differs")),
+                (Some(_), None) => differences.push(format!("{id} only in the umbrella")),
+                _ => differences.push(format!("{id} missing from the umbrella")),
+            }
+        }
+        assert_no_violations(&format!("umbrella vs tiers with {label}"), &differences);
+    }
+}
+
+#[test]
+fn the_packaged_dependencies_match_their_sources() {
+    assert_no_violations("packaged dependencies", &package::stale_packages());
+}
+
+#[test]
+fn the_values_hoist_sets_reach_the_pods() {
+    let Some(tools) = Tools::find() else { return };
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let yaml = tools.render(
+        RELEASE,
+        UMBRELLA,
+        None,
+        &[
+            "--set",
+            "todo-backend.image.repository=127.0.0.1:5000/todo-backend",
+            "--set",
+            "todo-backend.image.tag=v1",
+            "--set",
+            &format!("todo-backend.image.digest={digest}"),
+            "--set",
+            "todo-backend.config.existingConfigMap=todo-backend-config",
+            "--set",
+            "todo-backend.secret.existingSecret=todo-backend-secret",
+            "--set",
+            "todo-backend.configHash=c0ffee",
+            "--set",
+            "todo-frontend.image.tag=v2",
+        ],
+    );
+    let rendered = Rendered::parse(&yaml);
+    let backend = rendered
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("todo-todo-backend"))
+        .expect("backend Deployment");
+    let template = &backend.spec.as_ref().expect("spec").template;
+    let pod = template.spec.as_ref().expect("pod spec");
+    let main = &pod.containers[0];
+    assert_eq!(
+        main.image.as_deref(),
+        Some(format!("127.0.0.1:5000/todo-backend@{digest}").as_str())
+    );
+    assert_eq!(main.image_pull_policy.as_deref(), Some("IfNotPresent"));
+    let annotations = template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.clone())
+        .unwrap_or_default();
+    assert_eq!(
+        annotations.get("hoist.dev/config-hash").map(String::as_str),
+        Some("c0ffee")
+    );
+    let env_from: Vec<_> = main.env_from.iter().flatten().collect();
+    assert_eq!(
+        env_from[0].config_map_ref.as_ref().map(|r| r.name.as_str()),
+        Some("todo-backend-config")
+    );
+    assert_eq!(
+        env_from[1].secret_ref.as_ref().map(|r| r.name.as_str()),
+        Some("todo-backend-secret")
+    );
+    let url = main
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "DATABASE_URL")
+        .expect("DATABASE_URL");
+    let from = url
+        .value_from
+        .as_ref()
+        .and_then(|v| v.secret_key_ref.as_ref())
+        .expect("secretKeyRef");
+    assert_eq!(
+        (from.name.as_str(), from.key.as_str()),
+        ("todo-todo-database", "database-url")
+    );
+    // The database chart writes that key, and the init container waits with the same environment.
+    let db_secret = rendered
+        .secrets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some("todo-todo-database"))
+        .expect("database Secret");
+    let db_url = String::from_utf8(
+        db_secret.data.as_ref().expect("data")["database-url"]
+            .0
+            .clone(),
+    )
+    .expect("UTF-8");
+    assert!(
+        db_url.starts_with("postgresql://todo:")
+            && db_url.ends_with("@todo-todo-database:5432/todo"),
+        "database-url has the wrong shape"
+    );
+    assert_eq!(pod.init_containers.as_ref().expect("init")[0].env, main.env);
+    // hoist's ConfigMap and Secret replace the chart's own.
+    let names = |v: Vec<Option<&String>>| v.into_iter().flatten().cloned().collect::<Vec<_>>();
+    assert_eq!(
+        names(
+            rendered
+                .config_maps
+                .iter()
+                .map(|c| c.metadata.name.as_ref())
+                .collect()
+        ),
+        ["todo-todo-frontend"]
+    );
+    assert_eq!(
+        names(
+            rendered
+                .secrets
+                .iter()
+                .map(|c| c.metadata.name.as_ref())
+                .collect()
+        ),
+        ["todo-todo-database"]
+    );
+    let frontend = rendered
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("todo-todo-frontend"))
+        .expect("frontend");
+    let front = &frontend
+        .spec
+        .as_ref()
+        .expect("spec")
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers[0];
+    assert_eq!(front.image.as_deref(), Some("todo-frontend:v2"));
+    let backend_url = front
+        .env
+        .iter()
+        .flatten()
+        .find(|e| e.name == "BACKEND_URL")
+        .and_then(|e| e.value.as_deref());
+    assert_eq!(backend_url, Some("http://todo-todo-backend:8000"));
+
+    // An external database: no database objects, DATABASE_URL only from hoist's Secret.
+    let external = Rendered::parse(&tools.render(
+        RELEASE,
+        UMBRELLA,
+        None,
+        &[
+            "--set",
+            "todo-database.enabled=false",
+            "--set",
+            "todo-backend.database.fromSecret.enabled=false",
+            "--set",
+            "todo-backend.secret.existingSecret=todo-backend-secret",
+        ],
+    ));
+    assert!(external.stateful_sets.is_empty() && external.secrets.is_empty());
+    assert_eq!(external.services.len(), 2);
+    let backend = external
+        .deployments
+        .iter()
+        .find(|d| d.metadata.name.as_deref() == Some("todo-todo-backend"))
+        .expect("backend");
+    let main = &backend
+        .spec
+        .as_ref()
+        .expect("spec")
+        .template
+        .spec
+        .as_ref()
+        .expect("pod")
+        .containers[0];
+    assert!(
+        main.env.is_none(),
+        "DATABASE_URL must come from the Secret alone: {:?}",
+        main.env
+    );
+}
