@@ -14,6 +14,8 @@ use std::path::PathBuf;
 use std::thread;
 
 use helm::{KUBE_1_20_API_VERSIONS, TIERS, Tools, UMBRELLA, VALUES, documents, identity, write};
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use policy::Rendered;
 
 const RELEASE: &str = "todo";
@@ -22,25 +24,29 @@ fn values_label(values: Option<&str>) -> &str {
     values.unwrap_or("values.yaml")
 }
 
-/// The umbrella rendered with each of its values files, in parallel.
-fn umbrella_renders(tools: &Tools) -> Vec<(&'static str, String)> {
+/// The three tier charts rendered from their sources with one values file, as
+/// one stream: what the umbrella installs (see
+/// `the_umbrella_renders_what_the_tiers_render_alone`), without its packaged copies.
+fn stack(tools: &Tools, values: Option<&str>, extra: &[&str]) -> String {
     thread::scope(|s| {
-        let handles: Vec<_> = VALUES
+        let handles: Vec<_> = TIERS
             .iter()
-            .map(|values| {
-                s.spawn(move || {
-                    (
-                        values_label(*values),
-                        tools.render(RELEASE, UMBRELLA, *values, &[]),
-                    )
-                })
-            })
+            .map(|tier| s.spawn(move || tools.render(RELEASE, tier, values, extra)))
             .collect();
-        handles
+        let parts: Vec<String> = handles
             .into_iter()
             .map(|h| h.join().expect("render thread"))
-            .collect()
+            .collect();
+        parts.join("\n---\n")
     })
+}
+
+/// The stack with each values file.
+fn stack_renders(tools: &Tools) -> Vec<(&'static str, String)> {
+    VALUES
+        .iter()
+        .map(|values| (values_label(*values), stack(tools, *values, &[])))
+        .collect()
 }
 
 fn assert_no_violations(what: &str, violations: &[String]) {
@@ -89,9 +95,14 @@ fn every_render_validates_against_kubernetes_1_28_and_the_newest_schemas() {
         .iter()
         .chain([&UMBRELLA])
         .flat_map(|chart| {
-            VALUES
-                .iter()
-                .map(move |v| (format!("{chart}-{}", values_label(*v)), *chart, *v, vec![]))
+            VALUES.iter().map(move |v| {
+                (
+                    format!("{chart}-{}", values_label(*v).trim_end_matches(".yaml")),
+                    *chart,
+                    *v,
+                    vec![],
+                )
+            })
         })
         .chain([
             (
@@ -237,7 +248,7 @@ fn kubernetes_1_20_gets_the_old_pdb_and_hpa_apis_and_no_newer_fields() {
         "autoscaling/v2beta2/HorizontalPodAutoscaler",
     ];
     for values in VALUES {
-        let yaml = tools.render(RELEASE, UMBRELLA, values, &old_server);
+        let yaml = stack(&tools, values, &old_server);
         let mut found = Vec::new();
         for doc in documents(&yaml) {
             let api = format!(
@@ -266,17 +277,11 @@ fn kubernetes_1_20_gets_the_old_pdb_and_hpa_apis_and_no_newer_fields() {
         );
     }
     let count = |yaml: &str, api: &str| yaml.matches(&format!("apiVersion: {api}\n")).count();
-    let old = tools.render(
-        RELEASE,
-        UMBRELLA,
-        Some("values-production.yaml"),
-        &old_server,
-    );
+    let old = stack(&tools, Some("values-production.yaml"), &old_server);
     assert_eq!(count(&old, "policy/v1beta1"), 2, "{old}");
     assert_eq!(count(&old, "autoscaling/v2beta2"), 2, "{old}");
-    let new = tools.render(
-        RELEASE,
-        UMBRELLA,
+    let new = stack(
+        &tools,
         Some("values-production.yaml"),
         &["--kube-version", "1.28.0"],
     );
@@ -287,7 +292,7 @@ fn kubernetes_1_20_gets_the_old_pdb_and_hpa_apis_and_no_newer_fields() {
 #[test]
 fn every_container_is_restricted_probed_and_bounded() {
     let Some(tools) = Tools::find() else { return };
-    for (values, yaml) in umbrella_renders(&tools) {
+    for (values, yaml) in stack_renders(&tools) {
         let rendered = Rendered::parse(&yaml);
         // Database, backend (with its init container) and frontend.
         assert_eq!(rendered.workloads().len(), 3, "{values}");
@@ -301,7 +306,7 @@ fn every_container_is_restricted_probed_and_bounded() {
 #[test]
 fn config_maps_hold_nothing_that_looks_secret() {
     let Some(tools) = Tools::find() else { return };
-    for (values, yaml) in umbrella_renders(&tools) {
+    for (values, yaml) in stack_renders(&tools) {
         let rendered = Rendered::parse(&yaml);
         assert_eq!(rendered.config_maps.len(), 2, "{values}");
         assert_no_violations(
@@ -314,7 +319,7 @@ fn config_maps_hold_nothing_that_looks_secret() {
 #[test]
 fn selectors_services_ingress_hpa_and_pdb_reach_their_pods() {
     let Some(tools) = Tools::find() else { return };
-    for (values, yaml) in umbrella_renders(&tools) {
+    for (values, yaml) in stack_renders(&tools) {
         let rendered = Rendered::parse(&yaml);
         assert_eq!(rendered.services.len(), 4, "{values}");
         assert_no_violations(
@@ -327,7 +332,7 @@ fn selectors_services_ingress_hpa_and_pdb_reach_their_pods() {
 #[test]
 fn minikube_defaults_fit_the_sc1_budget() {
     let Some(tools) = Tools::find() else { return };
-    let renders = umbrella_renders(&tools);
+    let renders = stack_renders(&tools);
     for (values, yaml) in renders.iter().filter(|(v, _)| !v.contains("production")) {
         let b = policy::budget(&Rendered::parse(yaml));
         assert!(
@@ -458,6 +463,7 @@ fn the_umbrella_renders_what_the_tiers_render_alone() {
     let jwt_set = format!("secret.data.JWT_SECRET={jwt}");
     let umbrella_db = format!("todo-database.{db_set}");
     let umbrella_jwt = format!("todo-backend.{jwt_set}");
+    let mut differences = Vec::new();
     for values in VALUES {
         let umbrella = by_identity(&tools.render(
             RELEASE,
@@ -476,7 +482,6 @@ fn the_umbrella_renders_what_the_tiers_render_alone() {
         }
         let label = values_label(values);
         assert!(alone.len() >= 9, "{label}: {:?}", alone.keys());
-        let mut differences = Vec::new();
         for id in umbrella
             .keys()
             .chain(alone.keys())
@@ -484,13 +489,16 @@ fn the_umbrella_renders_what_the_tiers_render_alone() {
         {
             match (umbrella.get(id), alone.get(id)) {
                 (Some(a), Some(b)) if a == b => {}
-                (Some(_), Some(_)) => differences.push(format!("{id} differs")),
-                (Some(_), None) => differences.push(format!("{id} only in the umbrella")),
-                _ => differences.push(format!("{id} missing from the umbrella")),
+                (Some(_), Some(_)) => differences.push(format!("{label}: {id} differs")),
+                (Some(_), None) => differences.push(format!("{label}: {id} only in the umbrella")),
+                _ => differences.push(format!("{label}: {id} missing from the umbrella")),
             }
         }
-        assert_no_violations(&format!("umbrella vs tiers with {label}"), &differences);
     }
+    assert_no_violations(
+        "the umbrella and the tiers alone render differently",
+        &differences,
+    );
 }
 
 #[test]
@@ -498,171 +506,127 @@ fn the_packaged_dependencies_match_their_sources() {
     assert_no_violations("packaged dependencies", &package::stale_packages());
 }
 
-#[test]
-fn the_values_hoist_sets_reach_the_pods() {
-    let Some(tools) = Tools::find() else { return };
-    let digest = format!("sha256:{}", "ab".repeat(32));
-    let yaml = tools.render(
-        RELEASE,
-        UMBRELLA,
-        None,
-        &[
-            "--set",
-            "todo-backend.image.repository=127.0.0.1:5000/todo-backend",
-            "--set",
-            "todo-backend.image.tag=v1",
-            "--set",
-            &format!("todo-backend.image.digest={digest}"),
-            "--set",
-            "todo-backend.config.existingConfigMap=todo-backend-config",
-            "--set",
-            "todo-backend.secret.existingSecret=todo-backend-secret",
-            "--set",
-            "todo-backend.configHash=c0ffee",
-            "--set",
-            "todo-frontend.image.tag=v2",
-        ],
-    );
-    let rendered = Rendered::parse(&yaml);
-    let backend = rendered
+/// The pod template of the Deployment `name`.
+fn pod_template<'a>(rendered: &'a Rendered, name: &str) -> &'a PodTemplateSpec {
+    let deployment = rendered
         .deployments
         .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("todo-todo-backend"))
-        .expect("backend Deployment");
-    let template = &backend.spec.as_ref().expect("spec").template;
-    let pod = template.spec.as_ref().expect("pod spec");
-    let main = &pod.containers[0];
-    assert_eq!(
-        main.image.as_deref(),
-        Some(format!("127.0.0.1:5000/todo-backend@{digest}").as_str())
-    );
+        .find(|d| d.metadata.name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no Deployment {name}"));
+    &deployment.spec.as_ref().expect("Deployment spec").template
+}
+
+fn pod(template: &PodTemplateSpec) -> &PodSpec {
+    template.spec.as_ref().expect("pod spec")
+}
+
+fn names<'a>(metas: impl Iterator<Item = &'a ObjectMeta>) -> Vec<&'a str> {
+    metas.filter_map(|m| m.name.as_deref()).collect()
+}
+
+#[test]
+fn the_image_config_and_secret_hoist_sets_reach_the_backend() {
+    let Some(tools) = Tools::find() else { return };
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let digest_set = format!("todo-backend.image.digest={digest}");
+    let sets = [
+        "todo-backend.image.repository=127.0.0.1:5000/todo-backend",
+        "todo-backend.image.tag=v1",
+        &digest_set,
+        "todo-backend.config.existingConfigMap=todo-backend-config",
+        "todo-backend.secret.existingSecret=todo-backend-secret",
+        "todo-backend.configHash=c0ffee",
+        "todo-frontend.image.tag=v2",
+    ];
+    let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
+    let rendered = Rendered::parse(&tools.render(RELEASE, UMBRELLA, None, &args));
+    let template = pod_template(&rendered, "todo-todo-backend");
+    let main = &pod(template).containers[0];
+    // The digest wins over the tag.
+    let image = format!("127.0.0.1:5000/todo-backend@{digest}");
+    assert_eq!(main.image.as_deref(), Some(image.as_str()));
     assert_eq!(main.image_pull_policy.as_deref(), Some("IfNotPresent"));
     let annotations = template
         .metadata
         .as_ref()
-        .and_then(|m| m.annotations.clone())
-        .unwrap_or_default();
-    assert_eq!(
-        annotations.get("hoist.dev/config-hash").map(String::as_str),
-        Some("c0ffee")
-    );
+        .and_then(|m| m.annotations.as_ref());
+    let hash = annotations.and_then(|a| a.get("hoist.dev/config-hash"));
+    assert_eq!(hash.map(String::as_str), Some("c0ffee"));
     let env_from: Vec<_> = main.env_from.iter().flatten().collect();
+    let config_map = env_from[0].config_map_ref.as_ref().map(|r| r.name.as_str());
+    assert_eq!(config_map, Some("todo-backend-config"));
+    let secret = env_from[1].secret_ref.as_ref().map(|r| r.name.as_str());
+    assert_eq!(secret, Some("todo-backend-secret"));
+    // hoist's ConfigMap and Secret replace the chart's own.
     assert_eq!(
-        env_from[0].config_map_ref.as_ref().map(|r| r.name.as_str()),
-        Some("todo-backend-config")
+        names(rendered.config_maps.iter().map(|c| &c.metadata)),
+        ["todo-todo-frontend"]
     );
     assert_eq!(
-        env_from[1].secret_ref.as_ref().map(|r| r.name.as_str()),
-        Some("todo-backend-secret")
+        names(rendered.secrets.iter().map(|c| &c.metadata)),
+        ["todo-todo-database"]
     );
-    let url = main
-        .env
-        .iter()
-        .flatten()
-        .find(|e| e.name == "DATABASE_URL")
-        .expect("DATABASE_URL");
+
+    let front = &pod(pod_template(&rendered, "todo-todo-frontend")).containers[0];
+    assert_eq!(front.image.as_deref(), Some("todo-frontend:v2"));
+    let backend_url = front.env.iter().flatten().find(|e| e.name == "BACKEND_URL");
+    let backend_url = backend_url.and_then(|e| e.value.as_deref());
+    assert_eq!(backend_url, Some("http://todo-todo-backend:8000"));
+}
+
+#[test]
+fn the_backend_takes_database_url_from_the_database_charts_secret() {
+    let Some(tools) = Tools::find() else { return };
+    let rendered = Rendered::parse(&tools.render(RELEASE, UMBRELLA, None, &[]));
+    let backend = pod(pod_template(&rendered, "todo-todo-backend"));
+    let main = &backend.containers[0];
+    let url = main.env.iter().flatten().find(|e| e.name == "DATABASE_URL");
     let from = url
-        .value_from
-        .as_ref()
+        .and_then(|e| e.value_from.as_ref())
         .and_then(|v| v.secret_key_ref.as_ref())
-        .expect("secretKeyRef");
+        .expect("DATABASE_URL from a secretKeyRef");
     assert_eq!(
         (from.name.as_str(), from.key.as_str()),
         ("todo-todo-database", "database-url")
     );
-    // The database chart writes that key, and the init container waits with the same environment.
-    let db_secret = rendered
+    // The database chart writes that key, pointing at its own Service.
+    let secret = rendered
         .secrets
         .iter()
         .find(|s| s.metadata.name.as_deref() == Some("todo-todo-database"))
         .expect("database Secret");
-    let db_url = String::from_utf8(
-        db_secret.data.as_ref().expect("data")["database-url"]
-            .0
-            .clone(),
-    )
-    .expect("UTF-8");
-    assert!(
-        db_url.starts_with("postgresql://todo:")
-            && db_url.ends_with("@todo-todo-database:5432/todo"),
-        "database-url has the wrong shape"
-    );
-    assert_eq!(pod.init_containers.as_ref().expect("init")[0].env, main.env);
-    // hoist's ConfigMap and Secret replace the chart's own.
-    let names = |v: Vec<Option<&String>>| v.into_iter().flatten().cloned().collect::<Vec<_>>();
+    let data = secret.data.as_ref().expect("Secret data");
+    let url = String::from_utf8(data["database-url"].0.clone()).expect("UTF-8 URL");
+    let password = String::from_utf8(data["password"].0.clone()).expect("UTF-8 password");
+    assert_eq!(password.len(), 32, "a generated password");
     assert_eq!(
-        names(
-            rendered
-                .config_maps
-                .iter()
-                .map(|c| c.metadata.name.as_ref())
-                .collect()
-        ),
-        ["todo-todo-frontend"]
+        url,
+        format!("postgresql://todo:{password}@todo-todo-database:5432/todo")
     );
+    // The init container waits with the same environment as the app.
+    let init = &backend.init_containers.as_ref().expect("init containers")[0];
     assert_eq!(
-        names(
-            rendered
-                .secrets
-                .iter()
-                .map(|c| c.metadata.name.as_ref())
-                .collect()
-        ),
-        ["todo-todo-database"]
+        (init.name.as_str(), &init.env),
+        ("wait-for-database", &main.env)
     );
-    let frontend = rendered
-        .deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("todo-todo-frontend"))
-        .expect("frontend");
-    let front = &frontend
-        .spec
-        .as_ref()
-        .expect("spec")
-        .template
-        .spec
-        .as_ref()
-        .expect("pod")
-        .containers[0];
-    assert_eq!(front.image.as_deref(), Some("todo-frontend:v2"));
-    let backend_url = front
-        .env
-        .iter()
-        .flatten()
-        .find(|e| e.name == "BACKEND_URL")
-        .and_then(|e| e.value.as_deref());
-    assert_eq!(backend_url, Some("http://todo-todo-backend:8000"));
+}
 
-    // An external database: no database objects, DATABASE_URL only from hoist's Secret.
-    let external = Rendered::parse(&tools.render(
-        RELEASE,
-        UMBRELLA,
-        None,
-        &[
-            "--set",
-            "todo-database.enabled=false",
-            "--set",
-            "todo-backend.database.fromSecret.enabled=false",
-            "--set",
-            "todo-backend.secret.existingSecret=todo-backend-secret",
-        ],
-    ));
-    assert!(external.stateful_sets.is_empty() && external.secrets.is_empty());
-    assert_eq!(external.services.len(), 2);
-    let backend = external
-        .deployments
-        .iter()
-        .find(|d| d.metadata.name.as_deref() == Some("todo-todo-backend"))
-        .expect("backend");
-    let main = &backend
-        .spec
-        .as_ref()
-        .expect("spec")
-        .template
-        .spec
-        .as_ref()
-        .expect("pod")
-        .containers[0];
+#[test]
+fn an_external_database_needs_only_the_backends_secret() {
+    let Some(tools) = Tools::find() else { return };
+    let sets = [
+        "--set",
+        "todo-database.enabled=false",
+        "--set",
+        "todo-backend.database.fromSecret.enabled=false",
+        "--set",
+        "todo-backend.secret.existingSecret=todo-backend-secret",
+    ];
+    let rendered = Rendered::parse(&tools.render(RELEASE, UMBRELLA, None, &sets));
+    assert!(rendered.stateful_sets.is_empty() && rendered.secrets.is_empty());
+    let services = names(rendered.services.iter().map(|s| &s.metadata));
+    assert_eq!(services, ["todo-todo-backend", "todo-todo-frontend"]);
+    let main = &pod(pod_template(&rendered, "todo-todo-backend")).containers[0];
     assert!(
         main.env.is_none(),
         "DATABASE_URL must come from the Secret alone: {:?}",

@@ -149,8 +149,10 @@ impl Tools {
         words
             .windows(3)
             .find(|w| w[0] == "Defaults" && w[1] == "to")
-            .map(|w| w[2].trim_end_matches('.').to_owned())
-            .unwrap_or_else(|| panic!("no default version in kubernetes-validate --help:\n{text}"))
+            .map_or_else(
+                || panic!("no default version in kubernetes-validate --help:\n{text}"),
+                |w| w[2].trim_end_matches('.').to_owned(),
+            )
     }
 }
 

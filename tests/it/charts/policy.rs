@@ -1,6 +1,6 @@
 //! Policies over rendered manifests, parsed into k8s-openapi types: the
 //! restricted security profile, probes and resources on every container, no
-//! secret in a ConfigMap, the Minikube budget (SC-1), and wiring (selectors,
+//! secret in a `ConfigMap`, the Minikube budget (SC-1), and wiring (selectors,
 //! Service ports, Ingress backends, HPA and PDB targets).
 
 use std::collections::BTreeMap;
@@ -223,7 +223,7 @@ pub(super) fn looks_secret(key: &str, value: &str) -> bool {
     name.is_match(key) || key == "DATABASE_URL" || url_with_user.is_match(value.trim())
 }
 
-/// ConfigMap entries that look secret.
+/// `ConfigMap` entries that look secret.
 pub(super) fn config_map_violations(rendered: &Rendered) -> Vec<String> {
     let mut found = Vec::new();
     for cm in &rendered.config_maps {
@@ -242,7 +242,15 @@ pub(super) fn config_map_violations(rendered: &Rendered) -> Vec<String> {
 pub(super) fn wiring_violations(rendered: &Rendered) -> Vec<String> {
     let workloads = rendered.workloads();
     let mut found = Vec::new();
-    for w in &workloads {
+    selector_violations(&workloads, &mut found);
+    service_violations(rendered, &workloads, &mut found);
+    ingress_violations(rendered, &mut found);
+    scaling_violations(rendered, &workloads, &mut found);
+    found
+}
+
+fn selector_violations(workloads: &[Workload<'_>], found: &mut Vec<String>) {
+    for w in workloads {
         let labels = w.labels();
         let matches = w.selector.match_expressions.is_none()
             && w.selector
@@ -253,6 +261,9 @@ pub(super) fn wiring_violations(rendered: &Rendered) -> Vec<String> {
             found.push(format!("{}: selector does not match its pod labels", w.id));
         }
     }
+}
+
+fn service_violations(rendered: &Rendered, workloads: &[Workload<'_>], found: &mut Vec<String>) {
     for svc in &rendered.services {
         let name = svc.metadata.name.as_deref().unwrap_or_default();
         let spec = svc.spec.as_ref().expect("Service has a spec");
@@ -280,6 +291,9 @@ pub(super) fn wiring_violations(rendered: &Rendered) -> Vec<String> {
             }
         }
     }
+}
+
+fn ingress_violations(rendered: &Rendered, found: &mut Vec<String>) {
     for ing in &rendered.ingresses {
         let name = ing.metadata.name.as_deref().unwrap_or_default();
         let rules = ing.spec.iter().flat_map(|s| s.rules.iter().flatten());
@@ -306,6 +320,9 @@ pub(super) fn wiring_violations(rendered: &Rendered) -> Vec<String> {
             }
         }
     }
+}
+
+fn scaling_violations(rendered: &Rendered, workloads: &[Workload<'_>], found: &mut Vec<String>) {
     for hpa in &rendered.autoscalers {
         let name = hpa.metadata.name.as_deref().unwrap_or_default();
         let spec = hpa.spec.as_ref().expect("HPA has a spec");
@@ -343,7 +360,6 @@ pub(super) fn wiring_violations(rendered: &Rendered) -> Vec<String> {
             ));
         }
     }
-    found
 }
 
 /// CPU in millicores and memory in bytes, requested and limited.
