@@ -627,6 +627,9 @@ fn an_external_database_needs_only_the_backends_secret() {
     let services = names(rendered.services.iter().map(|s| &s.metadata));
     assert_eq!(services, ["todo-todo-backend", "todo-todo-frontend"]);
     let main = &pod(pod_template(&rendered, "todo-todo-backend")).containers[0];
+    // The database chart alone, switched off, renders nothing either.
+    let alone = tools.render(RELEASE, "todo-database", None, &["--set", "enabled=false"]);
+    assert!(documents(&alone).is_empty(), "{alone}");
     assert!(
         main.env.is_none(),
         "DATABASE_URL must come from the Secret alone: {:?}",
