@@ -289,44 +289,46 @@ fn kubernetes_1_20_gets_the_old_pdb_and_hpa_apis_and_no_newer_fields() {
     assert_eq!(count(&new, "autoscaling/v2"), 2, "{new}");
 }
 
-#[test]
-fn every_container_is_restricted_probed_and_bounded() {
+/// Runs `check` on the stack rendered with each values file. `count` and
+/// `expected` guard against a vacuous pass over an empty render.
+fn check_stack(
+    what: &str,
+    count: fn(&Rendered) -> usize,
+    expected: usize,
+    check: fn(&Rendered) -> Vec<String>,
+) {
     let Some(tools) = Tools::find() else { return };
     for (values, yaml) in stack_renders(&tools) {
         let rendered = Rendered::parse(&yaml);
-        // Database, backend (with its init container) and frontend.
-        assert_eq!(rendered.workloads().len(), 3, "{values}");
-        assert_no_violations(
-            &format!("containers with {values}"),
-            &policy::container_violations(&rendered),
-        );
+        assert_eq!(count(&rendered), expected, "{what} with {values}");
+        assert_no_violations(&format!("{what} with {values}"), &check(&rendered));
     }
+}
+
+#[test]
+fn every_container_is_restricted_probed_and_bounded() {
+    // Database, backend (with its init container) and frontend.
+    check_stack(
+        "containers",
+        |r| r.workloads().len(),
+        3,
+        policy::container_violations,
+    );
 }
 
 #[test]
 fn config_maps_hold_nothing_that_looks_secret() {
-    let Some(tools) = Tools::find() else { return };
-    for (values, yaml) in stack_renders(&tools) {
-        let rendered = Rendered::parse(&yaml);
-        assert_eq!(rendered.config_maps.len(), 2, "{values}");
-        assert_no_violations(
-            &format!("ConfigMaps with {values}"),
-            &policy::config_map_violations(&rendered),
-        );
-    }
+    check_stack(
+        "ConfigMaps",
+        |r| r.config_maps.len(),
+        2,
+        policy::config_map_violations,
+    );
 }
 
 #[test]
 fn selectors_services_ingress_hpa_and_pdb_reach_their_pods() {
-    let Some(tools) = Tools::find() else { return };
-    for (values, yaml) in stack_renders(&tools) {
-        let rendered = Rendered::parse(&yaml);
-        assert_eq!(rendered.services.len(), 4, "{values}");
-        assert_no_violations(
-            &format!("wiring with {values}"),
-            &policy::wiring_violations(&rendered),
-        );
-    }
+    check_stack("wiring", |r| r.services.len(), 4, policy::wiring_violations);
 }
 
 #[test]
@@ -339,26 +341,14 @@ fn minikube_defaults_fit_the_sc1_budget() {
             b.request_millicpu > 0 && b.request_bytes > 0,
             "{values}: {b:?}"
         );
-        assert!(
-            b.request_millicpu <= 1000,
-            "{values} requests {}m CPU, over 1 CPU",
-            b.request_millicpu
-        );
-        assert!(
-            b.request_bytes <= 1 << 30,
-            "{values} requests {} bytes, over 1 GiB",
-            b.request_bytes
-        );
-        assert!(
-            b.limit_millicpu <= 2000,
-            "{values} limits {}m CPU, over 2 CPUs",
-            b.limit_millicpu
-        );
-        assert!(
-            b.limit_bytes <= 2 << 30,
-            "{values} limits {} bytes, over 2 GiB",
-            b.limit_bytes
-        );
+        for (what, used, cap) in [
+            ("CPU requests (millicores)", b.request_millicpu, 1000),
+            ("memory requests (bytes)", b.request_bytes, 1 << 30),
+            ("CPU limits (millicores)", b.limit_millicpu, 2000),
+            ("memory limits (bytes)", b.limit_bytes, 2 << 30),
+        ] {
+            assert!(used <= cap, "{values}: {what} {used}, over SC-1's {cap}");
+        }
     }
     // Production is sized up, so the budget check is not vacuous.
     let (_, production) = renders

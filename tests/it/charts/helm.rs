@@ -74,7 +74,7 @@ impl Tools {
         })
     }
 
-    fn helm(&self, args: &[&str]) -> Output {
+    fn helm(&self, args: &[String]) -> Output {
         Command::new(&self.helm)
             .args(args)
             .output()
@@ -83,13 +83,8 @@ impl Tools {
 
     /// `helm lint --strict CHART [-f FILE]`: Ok(stdout) or Err(stdout and stderr).
     pub(super) fn lint(&self, chart: &str, values: Option<&str>) -> Result<String, String> {
-        let dir = chart_dir(chart);
-        let dir = dir.to_str().expect("UTF-8 repository path");
-        let file = values.map(|v| chart_dir(chart).join(v));
-        let mut args = vec!["lint", "--strict", dir];
-        if let Some(file) = &file {
-            args.extend(["-f", file.to_str().expect("UTF-8 repository path")]);
-        }
+        let mut args = vec!["lint".to_owned(), "--strict".to_owned()];
+        args.extend(chart_args(chart, values));
         outcome(&self.helm(&args))
     }
 
@@ -101,19 +96,14 @@ impl Tools {
         values: Option<&str>,
         extra: &[&str],
     ) -> Result<String, String> {
-        let dir = chart_dir(chart);
-        let file = values.map(|v| chart_dir(chart).join(v));
-        let mut args = vec![
-            "template",
-            release,
-            dir.to_str().expect("UTF-8 repository path"),
-            "--namespace",
-            "todo",
-        ];
-        if let Some(file) = &file {
-            args.extend(["-f", file.to_str().expect("UTF-8 repository path")]);
-        }
-        args.extend(extra);
+        let mut args = vec!["template".to_owned(), release.to_owned()];
+        args.extend(chart_args(chart, values));
+        args.extend(
+            ["--namespace", "todo"]
+                .iter()
+                .chain(extra)
+                .map(|a| (*a).to_owned()),
+        );
         outcome(&self.helm(&args)).map_err(|e| e.trim().to_owned())
     }
 
@@ -154,6 +144,17 @@ impl Tools {
                 |w| w[2].trim_end_matches('.').to_owned(),
             )
     }
+}
+
+/// The chart's directory, then `-f FILE` for a values file of that chart.
+fn chart_args(chart: &str, values: Option<&str>) -> Vec<String> {
+    let dir = chart_dir(chart);
+    let path = |p: PathBuf| p.to_str().expect("UTF-8 repository path").to_owned();
+    let mut args = vec![path(dir.clone())];
+    if let Some(file) = values {
+        args.extend(["-f".to_owned(), path(dir.join(file))]);
+    }
+    args
 }
 
 fn outcome(output: &Output) -> Result<String, String> {
