@@ -559,9 +559,67 @@ fn the_image_config_and_secret_hoist_sets_reach_the_backend() {
 
     let front = &pod(pod_template(&rendered, "todo-todo-frontend")).containers[0];
     assert_eq!(front.image.as_deref(), Some("todo-frontend:v2"));
-    let backend_url = front.env.iter().flatten().find(|e| e.name == "BACKEND_URL");
-    let backend_url = backend_url.and_then(|e| e.value.as_deref());
-    assert_eq!(backend_url, Some("http://todo-todo-backend:8000"));
+    // BACKEND_URL rides in the chart's ConfigMap, so hoist's ConfigMap can replace it.
+    assert!(!front.env.iter().flatten().any(|e| e.name == "BACKEND_URL"));
+    let front_config = rendered.config_maps[0].data.as_ref().expect("data");
+    assert_eq!(front_config["BACKEND_URL"], "http://todo-todo-backend:8000");
+}
+
+#[test]
+fn an_explicit_backend_url_wins_over_the_config_map() {
+    let Some(tools) = Tools::find() else { return };
+    let sets = [
+        "--set",
+        "backend.url=http://api.todo:8000",
+        "--set",
+        "config.existingConfigMap=todo-frontend-config",
+    ];
+    let rendered = Rendered::parse(&tools.render(RELEASE, "todo-frontend", None, &sets));
+    assert!(rendered.config_maps.is_empty());
+    let front = &pod(pod_template(&rendered, "todo-todo-frontend")).containers[0];
+    let url = front.env.iter().flatten().find(|e| e.name == "BACKEND_URL");
+    assert_eq!(
+        url.and_then(|e| e.value.as_deref()),
+        Some("http://api.todo:8000")
+    );
+}
+
+#[test]
+fn the_database_takes_postgres_variables_from_hoists_objects() {
+    let Some(tools) = Tools::find() else { return };
+    let sets = [
+        "--set",
+        "config.existingConfigMap=todo-chatbot-database-config",
+        "--set",
+        "secret.existingSecret=todo-chatbot-database-secret",
+        "--set",
+        "configHash=c0ffee",
+    ];
+    let rendered = Rendered::parse(&tools.render(RELEASE, "todo-database", None, &sets));
+    assert!(
+        rendered.secrets.is_empty(),
+        "the chart's own auth Secret is not made"
+    );
+    let set = &rendered.stateful_sets[0];
+    let template = &set.spec.as_ref().expect("spec").template;
+    let annotations = template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref());
+    let hash = annotations.and_then(|a| a.get("hoist.dev/config-hash"));
+    assert_eq!(hash.map(String::as_str), Some("c0ffee"));
+    let main = &pod(template).containers[0];
+    let env_from: Vec<_> = main.env_from.iter().flatten().collect();
+    let config_map = env_from[0].config_map_ref.as_ref().map(|r| r.name.as_str());
+    assert_eq!(config_map, Some("todo-chatbot-database-config"));
+    let secret = env_from[1].secret_ref.as_ref().map(|r| r.name.as_str());
+    assert_eq!(secret, Some("todo-chatbot-database-secret"));
+    let env: Vec<&str> = main.env.iter().flatten().map(|e| e.name.as_str()).collect();
+    assert_eq!(
+        env,
+        ["PGDATA"],
+        "POSTGRES_* come from hoist's objects alone"
+    );
 }
 
 #[test]

@@ -66,3 +66,40 @@ exec:
     - -c
     - exec pg_isready --host=127.0.0.1 --port={{ .Values.containerPort }} --username="$POSTGRES_USER" --dbname="$POSTGRES_DB" --quiet
 {{- end }}
+
+{{/* hoist's objects carry POSTGRES_*; otherwise the chart's auth Secret does. */}}
+{{- define "todo-database.env" -}}
+{{- if .Values.secret.existingSecret }}
+envFrom:
+  {{- with .Values.config.existingConfigMap }}
+  - configMapRef:
+      name: {{ . }}
+  {{- end }}
+  - secretRef:
+      name: {{ .Values.secret.existingSecret }}
+{{- end }}
+env:
+  {{- if not .Values.secret.existingSecret }}
+  - name: POSTGRES_USER
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "todo-database.secretName" . }}
+        key: {{ .Values.auth.secretKeys.username }}
+  - name: POSTGRES_PASSWORD
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "todo-database.secretName" . }}
+        key: {{ .Values.auth.secretKeys.password }}
+  - name: POSTGRES_DB
+    valueFrom:
+      secretKeyRef:
+        name: {{ include "todo-database.secretName" . }}
+        key: {{ .Values.auth.secretKeys.database }}
+  {{- end }}
+  # A subdirectory, because the volume's root may hold lost+found, which initdb refuses.
+  - name: PGDATA
+    value: {{ printf "%s/pgdata" .Values.persistence.mountPath | quote }}
+  {{- with .Values.extraEnv }}
+  {{- toYaml . | nindent 2 }}
+  {{- end }}
+{{- end }}

@@ -70,6 +70,7 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}
 {{- end }}
 
+{{/* backend.url, else the backend Service; the chart's ConfigMap carries it unless config.data does. */}}
 {{- define "todo-frontend.backendUrl" -}}
 {{- .Values.backend.url | default (printf "http://%s:%d" (include "todo-frontend.backendFullname" .) (int .Values.backend.port)) }}
 {{- end }}
@@ -83,9 +84,11 @@ envFrom:
       name: {{ include "todo-frontend.secretName" . }}
   {{- end }}
 env:
-  # Explicit, so it wins over a BACKEND_URL meant for development in the ConfigMap.
+  {{- with .Values.backend.url }}
+  # Given explicitly, so it wins over the ConfigMap's.
   - name: BACKEND_URL
-    value: {{ include "todo-frontend.backendUrl" . | quote }}
+    value: {{ . | quote }}
+  {{- end }}
   - name: PORT
     value: {{ .Values.containerPort | quote }}
   # Next.js standalone binds to HOSTNAME, which Kubernetes sets to the pod name.
