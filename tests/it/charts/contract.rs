@@ -1,4 +1,4 @@
-//! The values hoist sets (image, ConfigMap, Secret, config hash, database
+//! The values hoist sets (image, `ConfigMap`, Secret, config hash, database
 //! wiring) and what they turn into in the rendered pods.
 
 use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};

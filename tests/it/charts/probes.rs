@@ -1,6 +1,6 @@
 //! The commands the charts run in containers, run here for real: the
 //! backend's wait-for-database init container (python3) and the database's
-//! `pg_isready` probe, against the test PostgreSQL server.
+//! `pg_isready` probe, against the test `PostgreSQL` server.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
