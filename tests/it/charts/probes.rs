@@ -2,8 +2,9 @@
 //! backend's wait-for-database init container (python3) and the database's
 //! `pg_isready` probe, against the test `PostgreSQL` server.
 
+use std::io::{BufRead as _, BufReader};
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::RELEASE;
 use super::contract::{pod, pod_template};
@@ -20,13 +21,27 @@ fn wait_for_database_command(tools: &Tools) -> Vec<String> {
     init[0].command.clone().expect("a command")
 }
 
+/// Runs a container's command here, failing the test if it has not finished
+/// within a minute (a wait that never ends would hang the suite).
 fn run(command: &[String], env: &[(&str, &str)]) -> std::process::Output {
     let mut cmd = Command::new(&command[0]);
-    cmd.args(&command[1..]).env_remove("DATABASE_URL");
+    cmd.args(&command[1..])
+        .env_remove("DATABASE_URL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
     for (k, v) in env {
         cmd.env(k, v);
     }
-    cmd.output().expect("run the container's command")
+    let mut child = cmd.spawn().expect("run the container's command");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while child.try_wait().expect("poll").is_none() {
+        if Instant::now() > deadline {
+            child.kill().expect("stop the command");
+            panic!("{} did not finish within a minute", command[0]);
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().expect("collect output")
 }
 
 #[test]
@@ -67,14 +82,19 @@ fn the_init_container_waits_for_the_database_and_never_prints_the_url() {
         .stdout(Stdio::piped())
         .spawn()
         .expect("start the wait");
-    std::thread::sleep(Duration::from_secs(3));
+    // The first report arrives after one failed attempt; it is still waiting then.
+    let mut first = String::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    BufReader::new(stdout)
+        .read_line(&mut first)
+        .expect("read the first report");
     assert!(
         child.try_wait().expect("poll").is_none(),
-        "it stopped waiting"
+        "it stopped waiting: {first}"
     );
     child.kill().expect("stop the wait");
-    let output = child.wait_with_output().expect("collect output");
-    let stdout = String::from_utf8_lossy(&output.stdout);
+    child.wait().expect("reap the wait");
+    let stdout = first;
     assert!(
         stdout.starts_with("waiting for database 127.0.0.1:1: "),
         "{stdout}"
