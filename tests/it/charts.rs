@@ -317,6 +317,16 @@ fn every_container_is_restricted_probed_and_bounded() {
 }
 
 #[test]
+fn every_object_and_pod_carries_the_recommended_labels() {
+    check_stack(
+        "labels",
+        |r| r.workloads().len() + r.services.len() + r.config_maps.len(),
+        9,
+        policy::label_violations,
+    );
+}
+
+#[test]
 fn config_maps_hold_nothing_that_looks_secret() {
     check_stack(
         "ConfigMaps",

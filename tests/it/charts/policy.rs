@@ -223,6 +223,68 @@ pub(super) fn looks_secret(key: &str, value: &str) -> bool {
     name.is_match(key) || key == "DATABASE_URL" || url_with_user.is_match(value.trim())
 }
 
+/// The recommended labels every object carries.
+pub(super) const LABELS: [&str; 6] = [
+    "app.kubernetes.io/name",
+    "app.kubernetes.io/instance",
+    "app.kubernetes.io/version",
+    "app.kubernetes.io/component",
+    "app.kubernetes.io/part-of",
+    "app.kubernetes.io/managed-by",
+];
+
+/// Objects (and pod templates) missing one of [`LABELS`].
+pub(super) fn label_violations(rendered: &Rendered) -> Vec<String> {
+    let objects = rendered
+        .deployments
+        .iter()
+        .map(|o| ("Deployment", &o.metadata))
+        .chain(
+            rendered
+                .stateful_sets
+                .iter()
+                .map(|o| ("StatefulSet", &o.metadata)),
+        )
+        .chain(rendered.services.iter().map(|o| ("Service", &o.metadata)))
+        .chain(
+            rendered
+                .config_maps
+                .iter()
+                .map(|o| ("ConfigMap", &o.metadata)),
+        )
+        .chain(rendered.secrets.iter().map(|o| ("Secret", &o.metadata)))
+        .chain(rendered.ingresses.iter().map(|o| ("Ingress", &o.metadata)))
+        .chain(
+            rendered
+                .autoscalers
+                .iter()
+                .map(|o| ("HorizontalPodAutoscaler", &o.metadata)),
+        )
+        .chain(
+            rendered
+                .disruption_budgets
+                .iter()
+                .map(|o| ("PodDisruptionBudget", &o.metadata)),
+        );
+    let mut found = Vec::new();
+    let mut check = |id: String, labels: Option<&BTreeMap<String, String>>| {
+        for label in LABELS {
+            if labels.is_none_or(|l| l.get(label).is_none_or(String::is_empty)) {
+                found.push(format!("{id} lacks the label {label}"));
+            }
+        }
+    };
+    for (kind, meta) in objects {
+        let id = format!("{kind}/{}", meta.name.as_deref().unwrap_or_default());
+        check(id, meta.labels.as_ref());
+    }
+    for w in rendered.workloads() {
+        let labels = w.template.metadata.as_ref().and_then(|m| m.labels.as_ref());
+        check(format!("{} pod template", w.id), labels);
+    }
+    found
+}
+
 /// `ConfigMap` entries that look secret.
 pub(super) fn config_map_violations(rendered: &Rendered) -> Vec<String> {
     let mut found = Vec::new();
