@@ -26,6 +26,33 @@ fn names<'a>(metas: impl Iterator<Item = &'a ObjectMeta>) -> Vec<&'a str> {
     metas.filter_map(|m| m.name.as_deref()).collect()
 }
 
+/// `--set` before each of `values`.
+fn set_args<'a>(values: &[&'a str]) -> Vec<&'a str> {
+    values.iter().flat_map(|v| ["--set", v]).collect()
+}
+
+/// The pod's first container takes hoist's `ConfigMap` and Secret through
+/// envFrom, and the pod carries hoist's config hash ("c0ffee" in these tests).
+fn assert_takes_hoists_objects(template: &PodTemplateSpec, config_map: &str, secret: &str) {
+    let annotations = template
+        .metadata
+        .as_ref()
+        .and_then(|m| m.annotations.as_ref());
+    let hash = annotations.and_then(|a| a.get("hoist.dev/config-hash"));
+    assert_eq!(hash.map(String::as_str), Some("c0ffee"));
+    let main = &pod(template).containers[0];
+    let env_from: Vec<_> = main.env_from.iter().flatten().collect();
+    let names: Vec<Option<&str>> = env_from
+        .iter()
+        .map(|e| {
+            let from_config = e.config_map_ref.as_ref().map(|r| r.name.as_str());
+            from_config.or_else(|| e.secret_ref.as_ref().map(|r| r.name.as_str()))
+        })
+        .collect();
+    assert_eq!(names, [Some(config_map), Some(secret)]);
+    assert!(env_from[0].config_map_ref.is_some() && env_from[1].secret_ref.is_some());
+}
+
 #[test]
 fn the_image_config_and_secret_hoist_sets_reach_the_backend() {
     let Some(tools) = Tools::find() else { return };
@@ -40,25 +67,14 @@ fn the_image_config_and_secret_hoist_sets_reach_the_backend() {
         "todo-backend.configHash=c0ffee",
         "todo-frontend.image.tag=v2",
     ];
-    let args: Vec<&str> = sets.iter().flat_map(|s| ["--set", s]).collect();
-    let rendered = Rendered::parse(&tools.render(RELEASE, UMBRELLA, None, &args));
+    let rendered = Rendered::parse(&tools.render(RELEASE, UMBRELLA, None, &set_args(&sets)));
     let template = pod_template(&rendered, "todo-todo-backend");
     let main = &pod(template).containers[0];
     // The digest wins over the tag.
     let image = format!("127.0.0.1:5000/todo-backend@{digest}");
     assert_eq!(main.image.as_deref(), Some(image.as_str()));
     assert_eq!(main.image_pull_policy.as_deref(), Some("IfNotPresent"));
-    let annotations = template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.annotations.as_ref());
-    let hash = annotations.and_then(|a| a.get("hoist.dev/config-hash"));
-    assert_eq!(hash.map(String::as_str), Some("c0ffee"));
-    let env_from: Vec<_> = main.env_from.iter().flatten().collect();
-    let config_map = env_from[0].config_map_ref.as_ref().map(|r| r.name.as_str());
-    assert_eq!(config_map, Some("todo-backend-config"));
-    let secret = env_from[1].secret_ref.as_ref().map(|r| r.name.as_str());
-    assert_eq!(secret, Some("todo-backend-secret"));
+    assert_takes_hoists_objects(template, "todo-backend-config", "todo-backend-secret");
     // hoist's ConfigMap and Secret replace the chart's own.
     assert_eq!(
         names(rendered.config_maps.iter().map(|c| &c.metadata)),
@@ -80,12 +96,10 @@ fn the_image_config_and_secret_hoist_sets_reach_the_backend() {
 #[test]
 fn an_explicit_backend_url_wins_over_the_config_map() {
     let Some(tools) = Tools::find() else { return };
-    let sets = [
-        "--set",
+    let sets = set_args(&[
         "backend.url=http://api.todo:8000",
-        "--set",
         "config.existingConfigMap=todo-frontend-config",
-    ];
+    ]);
     let rendered = Rendered::parse(&tools.render(RELEASE, "todo-frontend", None, &sets));
     assert!(rendered.config_maps.is_empty());
     let front = &pod(pod_template(&rendered, "todo-todo-frontend")).containers[0];
@@ -99,14 +113,11 @@ fn an_explicit_backend_url_wins_over_the_config_map() {
 #[test]
 fn the_database_takes_postgres_variables_from_hoists_objects() {
     let Some(tools) = Tools::find() else { return };
-    let sets = [
-        "--set",
+    let sets = set_args(&[
         "config.existingConfigMap=todo-chatbot-database-config",
-        "--set",
         "secret.existingSecret=todo-chatbot-database-secret",
-        "--set",
         "configHash=c0ffee",
-    ];
+    ]);
     let rendered = Rendered::parse(&tools.render(RELEASE, "todo-database", None, &sets));
     assert!(
         rendered.secrets.is_empty(),
@@ -114,18 +125,12 @@ fn the_database_takes_postgres_variables_from_hoists_objects() {
     );
     let set = &rendered.stateful_sets[0];
     let template = &set.spec.as_ref().expect("spec").template;
-    let annotations = template
-        .metadata
-        .as_ref()
-        .and_then(|m| m.annotations.as_ref());
-    let hash = annotations.and_then(|a| a.get("hoist.dev/config-hash"));
-    assert_eq!(hash.map(String::as_str), Some("c0ffee"));
+    assert_takes_hoists_objects(
+        template,
+        "todo-chatbot-database-config",
+        "todo-chatbot-database-secret",
+    );
     let main = &pod(template).containers[0];
-    let env_from: Vec<_> = main.env_from.iter().flatten().collect();
-    let config_map = env_from[0].config_map_ref.as_ref().map(|r| r.name.as_str());
-    assert_eq!(config_map, Some("todo-chatbot-database-config"));
-    let secret = env_from[1].secret_ref.as_ref().map(|r| r.name.as_str());
-    assert_eq!(secret, Some("todo-chatbot-database-secret"));
     let env: Vec<&str> = main.env.iter().flatten().map(|e| e.name.as_str()).collect();
     assert_eq!(
         env,
@@ -174,14 +179,11 @@ fn the_backend_takes_database_url_from_the_database_charts_secret() {
 #[test]
 fn an_external_database_needs_only_the_backends_secret() {
     let Some(tools) = Tools::find() else { return };
-    let sets = [
-        "--set",
+    let sets = set_args(&[
         "todo-database.enabled=false",
-        "--set",
         "todo-backend.database.fromSecret.enabled=false",
-        "--set",
         "todo-backend.secret.existingSecret=todo-backend-secret",
-    ];
+    ]);
     let rendered = Rendered::parse(&tools.render(RELEASE, UMBRELLA, None, &sets));
     assert!(rendered.stateful_sets.is_empty() && rendered.secrets.is_empty());
     let services = names(rendered.services.iter().map(|s| &s.metadata));
