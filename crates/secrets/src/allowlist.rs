@@ -86,6 +86,40 @@ impl Allowlist {
     }
 }
 
+/// Test directories and test files of installed dependencies (Python
+/// `site-packages`/`dist-packages`, `node_modules`). Packages published to a
+/// public registry ship their test keys and tokens on purpose (`ecdsa`'s
+/// `test_keys.py` holds private keys, and `python-jose` depends on it), so
+/// nothing there can be the user's secret. [`crate::Scanner::new`] lets
+/// these through; [`crate::Scanner::strict`] does not.
+pub const DEPENDENCY_TEST_GLOBS: [&str; 7] = [
+    "**/{site,dist}-packages/**/{test,tests,testing}/**",
+    "**/{site,dist}-packages/**/test_*",
+    "**/{site,dist}-packages/**/*_test.py",
+    "**/{site,dist}-packages/**/conftest.py",
+    "**/node_modules/**/{test,tests,__tests__,__fixtures__,fixtures}/**",
+    "**/node_modules/**/*.test.{js,cjs,mjs,ts}",
+    "**/node_modules/**/*.spec.{js,cjs,mjs,ts}",
+];
+
+impl Allowlist {
+    /// An allowlist of [`DEPENDENCY_TEST_GLOBS`], for every rule.
+    ///
+    /// # Panics
+    ///
+    /// Never: the globs are constants covered by a test.
+    #[must_use]
+    pub fn dependency_tests() -> Self {
+        let mut allowlist = Allowlist::new();
+        for glob in DEPENDENCY_TEST_GLOBS {
+            allowlist
+                .allow(glob, None)
+                .expect("the dependency test globs are valid");
+        }
+        allowlist
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawEntry {
@@ -147,6 +181,29 @@ mod tests {
         allow.allow("app/*.pem", None).unwrap();
         assert!(allow.permits(&finding("/app/a.pem", Rule::PrivateKey)));
         assert!(!allow.permits(&finding("/app/sub/a.pem", Rule::PrivateKey)));
+    }
+
+    #[test]
+    fn dependency_tests_cover_python_and_node_test_files() {
+        let allow = Allowlist::dependency_tests();
+        for path in [
+            "/app/.venv/lib/python3.11/site-packages/ecdsa/test_keys.py",
+            "/app/.venv/lib/python3.11/site-packages/ecdsa/__pycache__/test_keys.cpython-311.pyc",
+            "/usr/lib/python3/dist-packages/pkg/tests/data/key.pem",
+            "/app/node_modules/jws/test/fixtures/key.pem",
+            "/app/node_modules/@scope/pkg/dist/a.test.js",
+        ] {
+            assert!(allow.permits(&finding(path, Rule::PrivateKey)), "{path}");
+        }
+        for path in [
+            "/app/tests/key.pem",
+            "/app/test_settings.py",
+            "/app/.venv/lib/python3.11/site-packages/jose/jws.py",
+            "/app/node_modules/next/dist/server/config.js",
+            "/app/.next/server/app/page.js",
+        ] {
+            assert!(!allow.permits(&finding(path, Rule::PrivateKey)), "{path}");
+        }
     }
 
     #[test]

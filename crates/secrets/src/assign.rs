@@ -35,6 +35,11 @@ pub(crate) fn parse(
     at: usize,
 ) -> Result<Assignment<'_>, usize> {
     let line = &buf[..line_end];
+    let statement = buf[line_start..line_end].trim_ascii_start();
+    if statement.starts_with(b">>>") || statement.starts_with(b"...") {
+        // Doctest examples are documentation.
+        return Err(line_end);
+    }
     let name_start = at
         - buf[line_start.max(at.saturating_sub(MAX_NAME_LEN))..at]
             .iter()
@@ -102,12 +107,12 @@ pub(crate) fn parse(
     let len = line[i..]
         .iter()
         .take(MAX_TOKEN_LEN + 1)
-        .take_while(|&&b| !b.is_ascii_whitespace() && !b",;)}]\"'`".contains(&b))
+        .take_while(|&&b| !b.is_ascii_whitespace() && !b",;)}]&\"'`".contains(&b))
         .count();
     let value = std::str::from_utf8(&line[i..i + len]).map_err(|_| name_end)?;
     if matches!(line.get(i + len), Some(b'(' | b'['))
         || value.contains(['(', '['])
-        || is_code_reference(value)
+        || is_code(value, name)
     {
         return fail;
     }
@@ -134,16 +139,29 @@ fn starts_line(prefix: &[u8]) -> bool {
     rest.is_empty() || [&b"export "[..], b"ENV ", b"ARG ", b"set ", b"- "].contains(&rest)
 }
 
-/// An unquoted identifier or dotted path without digits, such as
-/// `password`, `settings.SECRET_KEY` or `process.env.TOKEN`: code, not a value.
-fn is_code_reference(value: &str) -> bool {
-    !value.is_empty()
-        && value.split('.').all(|part| {
-            part.bytes()
-                .next()
-                .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-                && part.bytes().all(|b| b.is_ascii_alphabetic() || b == b'_')
-        })
+/// Whether an unquoted value is code rather than a literal: an identifier
+/// without digits (`password`), a snake-case identifier (`max_input_tokens_1`),
+/// a dotted path of identifiers (`settings.SECRET_KEY`,
+/// `self._lib.NID_aes_256_cbc`), or the name itself passed along
+/// (`"token": token`, `exports.X = X`).
+fn is_code(value: &str, name: &str) -> bool {
+    let identifier = |part: &str| {
+        part.bytes()
+            .next()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+            && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+    };
+    if value == name || name.rsplit('.').next() == Some(value) {
+        return true;
+    }
+    if value.contains('.') {
+        return value.split('.').all(identifier);
+    }
+    let snake_case = value.contains('_')
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    identifier(value) && (snake_case || !value.bytes().any(|b| b.is_ascii_digit()))
 }
 
 /// Judges a name/value pair. `raw` values come from unquoted positions

@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{self, Read};
+use std::sync::LazyLock;
 
 use crate::detect::{self, Mode, State};
 use crate::{Allowlist, Finding, Rule, assign, is_dotenv_file};
@@ -22,16 +23,35 @@ const CUT_OVERLAP: usize = 1024;
 ///
 /// The rules are compiled once per process; a `Scanner` is cheap to build
 /// and can be shared between threads.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct Scanner {
     allowlist: Allowlist,
+    skip_dependency_tests: bool,
 }
 
+/// Built once: the globs of [`Allowlist::dependency_tests`].
+static DEPENDENCY_TESTS: LazyLock<Allowlist> = LazyLock::new(Allowlist::dependency_tests);
+
 impl Scanner {
-    /// A scanner that reports every finding the allowlist does not accept.
+    /// A scanner that reports every finding the allowlist does not accept,
+    /// and none in the test files of installed dependencies
+    /// ([`crate::DEPENDENCY_TEST_GLOBS`]).
     #[must_use]
     pub fn new(allowlist: Allowlist) -> Self {
-        Scanner { allowlist }
+        Scanner {
+            allowlist,
+            skip_dependency_tests: true,
+        }
+    }
+
+    /// Like [`Scanner::new`], but reports findings in dependencies' test
+    /// files too.
+    #[must_use]
+    pub fn strict(allowlist: Allowlist) -> Self {
+        Scanner {
+            allowlist,
+            skip_dependency_tests: false,
+        }
     }
 
     /// Scans a file's content; `path` is the path shown to the user (the
@@ -125,6 +145,11 @@ impl Scanner {
         self.finish(found)
     }
 
+    fn permits(&self, finding: &Finding) -> bool {
+        self.allowlist.permits(finding)
+            || (self.skip_dependency_tests && DEPENDENCY_TESTS.permits(finding))
+    }
+
     fn finish(&self, found: Found<'_>) -> Vec<Finding> {
         found
             .hits
@@ -134,7 +159,7 @@ impl Scanner {
                 line,
                 rule,
             })
-            .filter(|finding| !self.allowlist.permits(finding))
+            .filter(|finding| !self.permits(finding))
             .collect()
     }
 }

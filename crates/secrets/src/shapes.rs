@@ -161,8 +161,9 @@ const EXAMPLE_PASSWORDS: [&str; 6] = ["pass", "pwd", "pw", "tiger", "pass123", "
 /// `scheme://user:password@host` with `at` on the `://`: a scheme of at
 /// least two characters, a user info with a non-empty password that is not
 /// a placeholder, a documentation example (`user:password`,
-/// `scott:tiger`, `${PASSWORD}`) or the user name again (`guest:guest`,
-/// `postgres:postgres`: well-known defaults, not secrets).
+/// `scott:tiger`, any password of the `scott` user of database documentation, `${PASSWORD}`) or
+/// the user name again (`guest:guest`, `postgres:postgres`: well-known
+/// defaults, not secrets). The password is percent-decoded first.
 pub(crate) fn url_credentials(buf: &[u8], at: usize) -> bool {
     let scheme_len = buf[..at]
         .iter()
@@ -186,18 +187,43 @@ pub(crate) fn url_credentials(buf: &[u8], at: usize) -> bool {
         return false;
     };
     let (user, password) = (&userinfo[..colon], &userinfo[colon + 1..]);
-    if user == password {
-        return false;
-    }
-    let Ok(password) = std::str::from_utf8(password) else {
+    let password = percent_decode(password);
+    let Ok(password) = std::str::from_utf8(&password) else {
         return false;
     };
     let lower = password.to_ascii_lowercase();
     at_sign + 1 < authority.len()
         && !password.is_empty()
-        && !password.starts_with('%')
+        && user != password.as_bytes()
+        && user != b"scott"
         && !is_placeholder(password)
         && !EXAMPLE_PASSWORDS.contains(&lower.as_str())
+}
+
+/// Decodes `%XX` escapes; malformed ones stay as they are.
+fn percent_decode(text: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                text.get(i + 1).and_then(|&b| hex(b)),
+                text.get(i + 2).and_then(|&b| hex(b)),
+            )
+        {
+            out.push(hi << 4 | lo);
+            i += 3;
+            continue;
+        }
+        out.push(text[i]);
+        i += 1;
+    }
+    out
 }
 
 /// `"type": "service_account"` with `at` on `service_account`.

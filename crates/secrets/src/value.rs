@@ -5,7 +5,7 @@ use crate::detect;
 
 /// Minimum length of a literal assigned to a secret-looking name before its
 /// entropy is considered.
-pub const ASSIGNMENT_MIN_LEN: usize = 16;
+pub const ASSIGNMENT_MIN_LEN: usize = 24;
 /// Minimum Shannon entropy (bits per character) of such a literal.
 pub const ASSIGNMENT_MIN_ENTROPY: f64 = 3.0;
 /// Minimum length of a hex-only literal assigned to a secret-looking name.
@@ -52,8 +52,8 @@ pub fn shannon_entropy(s: &str) -> f64 {
 /// with a password ([`Rule::UrlCredentials`]), and finally a random-looking
 /// token ([`Rule::HighEntropyAssignment`]): at least [`VALUE_MIN_LEN`]
 /// characters of `[A-Za-z0-9+/=_-]` with upper case, lower case and digits
-/// and at least [`VALUE_MIN_ENTROPY`] bits per character, not hex-only and not
-/// a UUID. The value-only threshold is deliberately stricter than the one for
+/// and at least [`VALUE_MIN_ENTROPY`] bits per character, not hex-only, not
+/// a UUID, and not base64 of text, a public key or a certificate. The value-only threshold is deliberately stricter than the one for
 /// secret-looking names: here a false positive turns an ordinary setting
 /// (a build id, a digest, a base64 blob) into a refused `ConfigMap`.
 #[must_use]
@@ -76,15 +76,16 @@ pub fn value_looks_secret(value: &str) -> Option<Rule> {
         && token.bytes().any(|b| b.is_ascii_digit())
         && !is_hex(token)
         && !is_uuid(token)
-        && shannon_entropy(token) >= VALUE_MIN_ENTROPY)
-        .then_some(Rule::HighEntropyAssignment)
+        && shannon_entropy(token) >= VALUE_MIN_ENTROPY
+        && !is_public_base64(token))
+    .then_some(Rule::HighEntropyAssignment)
 }
 
 /// Whether a literal assigned to a secret-looking name is random enough to be
 /// a secret: no whitespace, quotes or `:`; letters and digits; at least
 /// [`ASSIGNMENT_MIN_LEN`] characters and [`ASSIGNMENT_MIN_ENTROPY`] bits per
 /// character; hex-only literals need [`ASSIGNMENT_MIN_HEX_LEN`] characters;
-/// UUIDs never count.
+/// UUIDs and base64 of text, public keys or certificates never count.
 pub(crate) fn assignment_is_high_entropy(value: &str) -> bool {
     let ok_chars = value
         .bytes()
@@ -99,7 +100,7 @@ pub(crate) fn assignment_is_high_entropy(value: &str) -> bool {
     if is_uuid(value) || (is_hex(value) && value.len() < ASSIGNMENT_MIN_HEX_LEN) {
         return false;
     }
-    shannon_entropy(value) >= ASSIGNMENT_MIN_ENTROPY
+    shannon_entropy(value) >= ASSIGNMENT_MIN_ENTROPY && !is_public_base64(value)
 }
 
 /// Whether a literal is a stand-in rather than a value: empty, a reference to
@@ -145,7 +146,86 @@ pub(crate) fn is_placeholder(value: &str) -> bool {
         .collect();
     EXACT.contains(&folded.as_str())
         || CONTAINS.iter().any(|word| folded.contains(word))
+        || is_filler(&folded)
         || (folded.starts_with("your") && (folded.ends_with("here") || folded.len() <= 24))
+}
+
+/// Words that documentation strings together into stand-in secrets
+/// (`supersecret`, `my-jwt-secret-key`, `not-a-real-password-123`).
+const FILLER_WORDS: [&str; 40] = [
+    "a", "and", "api", "app", "change", "default", "dev", "fake", "foo", "bar", "baz", "for",
+    "hard", "insecure", "is", "jwt", "key", "local", "long", "me", "my", "not", "only", "pass",
+    "password", "real", "random", "secret", "secrets", "some", "string", "super", "test", "the",
+    "this", "to", "token", "value", "very", "your",
+];
+
+/// Whether lower-case alphanumeric `folded` is made only of filler words,
+/// optionally followed by a short run of digits (`secret123`).
+fn is_filler(folded: &str) -> bool {
+    let words = folded.trim_end_matches(|c: char| c.is_ascii_digit());
+    if words.is_empty() || folded.len() - words.len() > 4 {
+        return false;
+    }
+    // reachable[i]: folded[..i] splits into filler words.
+    let mut reachable = vec![false; words.len() + 1];
+    reachable[0] = true;
+    for end in 1..=words.len() {
+        reachable[end] = FILLER_WORDS.iter().any(|word| {
+            end >= word.len() && reachable[end - word.len()] && words[..end].ends_with(word)
+        });
+    }
+    reachable[words.len()]
+}
+
+/// Whether a value is base64 of something that is not secret: text with
+/// spaces (`bm90IG15...` is "not my real password") or a DER public key or
+/// certificate (an ASN.1 SEQUENCE that opens with another SEQUENCE, as
+/// `SubjectPublicKeyInfo` and `Certificate` do; private keys open with an
+/// INTEGER version).
+fn is_public_base64(value: &str) -> bool {
+    let Some(bytes) = base64_decode(value) else {
+        return false;
+    };
+    if let Ok(text) = std::str::from_utf8(&bytes)
+        && text.contains(' ')
+        && text.chars().all(|c| !c.is_control() || c.is_whitespace())
+    {
+        return true;
+    }
+    let inner = match bytes.get(1) {
+        Some(&len) if len < 0x80 => 2,
+        Some(&len) if (0x81..=0x84).contains(&len) => 2 + usize::from(len & 0x7f),
+        _ => return false,
+    };
+    bytes.first() == Some(&0x30) && bytes.get(inner) == Some(&0x30)
+}
+
+/// Decodes standard or URL-safe base64, padded or not.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let text = text.trim_end_matches('=');
+    if text.len() % 4 == 1 {
+        return None;
+    }
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    for b in text.bytes() {
+        let sextet = match b {
+            b'A'..=b'Z' => b - b'A',
+            b'a'..=b'z' => b - b'a' + 26,
+            b'0'..=b'9' => b - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        };
+        acc = (acc << 6) | u32::from(sextet);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push(u8::try_from((acc >> bits) & 0xff).ok()?);
+        }
+    }
+    Some(out)
 }
 
 fn is_hex(s: &str) -> bool {
@@ -198,10 +278,22 @@ mod tests {
             "example-token-123",
             "dummy",
             "REDACTED",
+            "supersecret",
+            "my-super-secret-jwt-key",
+            "notarealpassword",
+            "secret123",
+            "a secret",
         ] {
             assert!(is_placeholder(value), "{value:?}");
         }
-        for value in ["hunter2hunter2", "s3cr3t-Pa55w0rd", "a1B2c3D4e5F6g7H8"] {
+        for value in [
+            "hunter2hunter2",
+            "s3cr3t-Pa55w0rd",
+            "a1B2c3D4e5F6g7H8",
+            "secretsauce",
+            "tokenizer",
+            "secret98765",
+        ] {
             assert!(!is_placeholder(value), "{value:?}");
         }
     }
