@@ -102,7 +102,41 @@ pub const DEPENDENCY_TEST_GLOBS: [&str; 7] = [
     "**/node_modules/**/*.spec.{js,cjs,mjs,ts}",
 ];
 
+/// Build outputs that must carry a generated key for the application to
+/// start: Next.js writes fresh preview-mode signing and encryption keys into
+/// its prerender manifest on every build, and the server reads them from
+/// there. They sign only preview-mode cookies of that one build. Only
+/// [`Rule::HighEntropyAssignment`] is let through here; a vendor key that
+/// ends up in these files is still reported.
+pub const BUILD_ARTIFACT_GLOBS: [&str; 2] = [
+    "**/.next/prerender-manifest.{json,js}",
+    "**/.next/server/prerender-manifest.{json,js}",
+];
+
 impl Allowlist {
+    /// What [`crate::Scanner::new`] lets through besides the user's
+    /// allowlist: every rule in [`DEPENDENCY_TEST_GLOBS`], and
+    /// [`Rule::HighEntropyAssignment`] in [`BUILD_ARTIFACT_GLOBS`].
+    ///
+    /// # Panics
+    ///
+    /// Never: the globs are constants covered by a test.
+    #[must_use]
+    pub fn defaults() -> Self {
+        let mut allowlist = Allowlist::new();
+        for glob in DEPENDENCY_TEST_GLOBS {
+            allowlist
+                .allow(glob, None)
+                .expect("the default globs are valid");
+        }
+        for glob in BUILD_ARTIFACT_GLOBS {
+            allowlist
+                .allow(glob, Some(Rule::HighEntropyAssignment))
+                .expect("the default globs are valid");
+        }
+        allowlist
+    }
+
     /// An allowlist of [`DEPENDENCY_TEST_GLOBS`], for every rule.
     ///
     /// # Panics
@@ -204,6 +238,29 @@ mod tests {
         ] {
             assert!(!allow.permits(&finding(path, Rule::PrivateKey)), "{path}");
         }
+    }
+
+    #[test]
+    fn defaults_cover_the_next_prerender_manifest() {
+        let allow = Allowlist::defaults();
+        for path in [
+            "/app/.next/prerender-manifest.json",
+            "/app/frontend/.next/server/prerender-manifest.js",
+            "/app/.venv/lib/python3.11/site-packages/ecdsa/test_keys.py",
+        ] {
+            assert!(
+                allow.permits(&finding(path, Rule::HighEntropyAssignment)),
+                "{path}"
+            );
+        }
+        assert!(!allow.permits(&finding(
+            "/app/.next/server/app/page.js",
+            Rule::HighEntropyAssignment
+        )));
+        assert!(!allow.permits(&finding(
+            "/app/.next/prerender-manifest.json",
+            Rule::OpenAiKey
+        )));
     }
 
     #[test]

@@ -171,7 +171,8 @@ fn is_code(value: &str, name: &str) -> bool {
 /// Rules, first match wins:
 /// - a value with a recognised shape of its own (`sk-`, `AKIA`, `://`, ...)
 ///   is left to the shape rules;
-/// - placeholders never count (see `is_placeholder`);
+/// - placeholders never count (see `is_placeholder`), nor does the name
+///   itself in another spelling (`AwsSecretKey => "aws-secret-key"`);
 /// - [`Rule::AwsSecretKey`]: a name with the words `AWS` and `SECRET` and a
 ///   value of exactly 40 base64 characters;
 /// - [`Rule::JwtSecret`]: a name with the words `JWT` and `SECRET`, or ending
@@ -185,6 +186,10 @@ pub(crate) fn classify(name: &str, value: &str, raw: bool) -> Option<Rule> {
         return None;
     }
     let words = split_words(name);
+    if split_words(value) == words {
+        // The name again in another spelling: a mapping table, not a value.
+        return None;
+    }
     let has = |word: &str| words.iter().any(|w| w == word);
     let last_two = words.len().checked_sub(2).map(|i| &words[i..]);
     if has("AWS")

@@ -108,7 +108,7 @@ mod scanner;
 mod shapes;
 mod value;
 
-pub use allowlist::{Allowlist, DEPENDENCY_TEST_GLOBS};
+pub use allowlist::{Allowlist, BUILD_ARTIFACT_GLOBS, DEPENDENCY_TEST_GLOBS};
 pub use finding::Finding;
 pub use names::{is_dotenv_file, name_is_sensitive};
 pub use rule::Rule;

@@ -26,31 +26,33 @@ const CUT_OVERLAP: usize = 1024;
 #[derive(Clone, Debug)]
 pub struct Scanner {
     allowlist: Allowlist,
-    skip_dependency_tests: bool,
+    skip_defaults: bool,
 }
 
-/// Built once: the globs of [`Allowlist::dependency_tests`].
-static DEPENDENCY_TESTS: LazyLock<Allowlist> = LazyLock::new(Allowlist::dependency_tests);
+/// Built once: [`Allowlist::defaults`].
+static DEFAULTS: LazyLock<Allowlist> = LazyLock::new(Allowlist::defaults);
 
 impl Scanner {
     /// A scanner that reports every finding the allowlist does not accept,
-    /// and none in the test files of installed dependencies
-    /// ([`crate::DEPENDENCY_TEST_GLOBS`]).
+    /// except in the test files of installed dependencies
+    /// ([`crate::DEPENDENCY_TEST_GLOBS`]) and in build outputs that must hold
+    /// a generated key ([`crate::BUILD_ARTIFACT_GLOBS`]); see
+    /// [`Allowlist::defaults`].
     #[must_use]
     pub fn new(allowlist: Allowlist) -> Self {
         Scanner {
             allowlist,
-            skip_dependency_tests: true,
+            skip_defaults: true,
         }
     }
 
-    /// Like [`Scanner::new`], but reports findings in dependencies' test
-    /// files too.
+    /// Like [`Scanner::new`] without the default skips: reports findings in
+    /// dependencies' test files and build artifacts too.
     #[must_use]
     pub fn strict(allowlist: Allowlist) -> Self {
         Scanner {
             allowlist,
-            skip_dependency_tests: false,
+            skip_defaults: false,
         }
     }
 
@@ -146,8 +148,7 @@ impl Scanner {
     }
 
     fn permits(&self, finding: &Finding) -> bool {
-        self.allowlist.permits(finding)
-            || (self.skip_dependency_tests && DEPENDENCY_TESTS.permits(finding))
+        self.allowlist.permits(finding) || (self.skip_defaults && DEFAULTS.permits(finding))
     }
 
     fn finish(&self, found: Found<'_>) -> Vec<Finding> {
