@@ -77,35 +77,26 @@ impl Scanner {
     pub fn scan_reader(&self, path: &str, mut reader: impl Read) -> io::Result<Vec<Finding>> {
         let mut found = Found::new(path);
         let mut state = State::default();
-        let mut buf: Vec<u8> = Vec::with_capacity(READ_CHUNK * 2);
+        let mut buf = vec![0; READ_CHUNK];
+        let mut len = 0;
         let mut mode = None;
         loop {
-            let filled = buf.len();
-            buf.resize(filled + READ_CHUNK, 0);
-            let read = loop {
-                match reader.read(&mut buf[filled..]) {
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    other => break other,
-                }
-            };
-            let read = read?;
-            buf.truncate(filled + read);
-            let eof = read == 0;
-            if mode.is_none() && (eof || buf.len() >= BINARY_SNIFF_LEN) {
-                mode = Some(sniff(&buf));
-            }
-            let Some(mode) = mode else { continue };
+            let eof = fill(&mut reader, &mut buf, &mut len)?;
+            let mode = *mode.get_or_insert_with(|| sniff(&buf[..len]));
             let (cut, keep_from) = if eof {
-                (buf.len(), buf.len())
-            } else if let Some(newline) = memchr::memrchr(b'\n', &buf) {
+                (len, len)
+            } else if let Some(newline) = memchr::memrchr(b'\n', &buf[..len]) {
                 (newline + 1, newline + 1)
-            } else if buf.len() >= MAX_CARRY {
-                (buf.len(), buf.len() - CUT_OVERLAP)
+            } else if len >= MAX_CARRY {
+                (len, len - CUT_OVERLAP)
             } else {
+                // A long line: make room for more of it.
+                buf.resize(buf.len() * 2, 0);
                 continue;
             };
             detect::scan_chunk(&buf[..cut], mode, &mut state, &mut found.sink());
-            buf.drain(..keep_from);
+            buf.copy_within(keep_from..len, 0);
+            len -= keep_from;
             if eof {
                 break;
             }
@@ -163,6 +154,19 @@ impl Scanner {
             .filter(|finding| !self.permits(finding))
             .collect()
     }
+}
+
+/// Reads until `buf` is full or the reader ends; returns whether it ended.
+fn fill(reader: &mut impl Read, buf: &mut [u8], len: &mut usize) -> io::Result<bool> {
+    while *len < buf.len() {
+        match reader.read(&mut buf[*len..]) {
+            Ok(0) => return Ok(true),
+            Ok(read) => *len += read,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(false)
 }
 
 /// Text or binary, from the first [`BINARY_SNIFF_LEN`] bytes.

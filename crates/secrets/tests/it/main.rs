@@ -5,5 +5,6 @@ mod classify;
 mod corpus;
 mod fakes;
 mod leaks;
+mod props;
 mod reader;
 mod rules;

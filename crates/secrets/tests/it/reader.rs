@@ -8,10 +8,10 @@ use crate::fakes;
 
 /// Hands out at most `step` bytes per read, cycling through a few sizes so
 /// chunk ends land everywhere.
-struct Trickle<'a> {
-    data: &'a [u8],
-    steps: &'a [usize],
-    turn: usize,
+pub(crate) struct Trickle<'a> {
+    pub(crate) data: &'a [u8],
+    pub(crate) steps: &'a [usize],
+    pub(crate) turn: usize,
 }
 
 impl Read for Trickle<'_> {
