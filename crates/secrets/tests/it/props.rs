@@ -108,7 +108,7 @@ proptest! {
     ) {
         let scanner = Scanner::new(Allowlist::new());
         let findings = scanner.scan_file("/blob", &content);
-        let line_count = content.iter().filter(|&&b| b == b'\n').count() + 1;
+        let line_count = memchr::memchr_iter(b'\n', &content).count() + 1;
         for finding in &findings {
             if let Some(line) = finding.line {
                 prop_assert!((1..=line_count).contains(&line));
