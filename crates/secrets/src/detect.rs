@@ -32,10 +32,10 @@ enum Anchor {
     Name,
 }
 
-/// Anchors, all matched ignoring ASCII case; each check then insists on the
-/// exact case its rule needs. `"private_key"` comes before `key` so that
-/// leftmost-first matching sees the service-account field.
-const ANCHORS: [(&str, Anchor); 22] = [
+/// Anchors found by their exact bytes. `"private_key"` comes before the
+/// name words so that leftmost-first matching sees the service-account
+/// field (it is then also treated as a name).
+const SHAPE_ANCHORS: [(&str, Anchor); 14] = [
     ("-----BEGIN", Anchor::Pem),
     ("AKIA", Anchor::Aws),
     ("ASIA", Anchor::Aws),
@@ -50,22 +50,46 @@ const ANCHORS: [(&str, Anchor); 22] = [
     ("service_account", Anchor::GcpType),
     ("\"private_key\"", Anchor::GcpPrivateKey),
     ("://", Anchor::Url),
-    ("secret", Anchor::Name),
-    ("password", Anchor::Name),
-    ("passwd", Anchor::Name),
-    ("token", Anchor::Name),
-    ("key", Anchor::Name),
-    ("credential", Anchor::Name),
-    ("creds", Anchor::Name),
-    ("database_url", Anchor::Name),
 ];
 
-/// Anchors that make sense in binary content.
+/// Anchors that make sense in binary content: the first ones.
 const BINARY_ANCHORS: usize = 11;
 
-fn build(anchors: &[(&str, Anchor)]) -> AhoCorasick {
+/// Name words, matched as `word`, `WORD` and `Word` (snake case, screaming
+/// snake case, camel case). Matching these three spellings instead of
+/// ignoring case keeps the automaton's SIMD prefilter on, which makes the
+/// whole scan several times faster; a name spelled `SeCrEt` is not seen.
+const NAME_WORDS: [&str; 7] = [
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "key",
+    "credential",
+    "creds",
+];
+
+/// Every anchor pattern with what it anchors.
+static ANCHORS: LazyLock<Vec<(String, Anchor)>> = LazyLock::new(|| {
+    let mut anchors: Vec<(String, Anchor)> = SHAPE_ANCHORS
+        .iter()
+        .map(|&(pattern, anchor)| (pattern.to_owned(), anchor))
+        .collect();
+    for word in NAME_WORDS {
+        let mut capitalized = word.to_owned();
+        capitalized[..1].make_ascii_uppercase();
+        for spelling in [word.to_owned(), word.to_ascii_uppercase(), capitalized] {
+            anchors.push((spelling, Anchor::Name));
+        }
+    }
+    for spelling in ["database_url", "DATABASE_URL", "databaseUrl"] {
+        anchors.push((spelling.to_owned(), Anchor::Name));
+    }
+    anchors
+});
+
+fn build(anchors: &[(String, Anchor)]) -> AhoCorasick {
     AhoCorasickBuilder::new()
-        .ascii_case_insensitive(true)
         .match_kind(MatchKind::LeftmostFirst)
         .build(anchors.iter().map(|(pattern, _)| pattern))
         .expect("the anchor patterns are valid")

@@ -44,7 +44,9 @@
 //! ## Assignments
 //!
 //! Around every name word (`secret`, `password`, `passwd`, `token`, `key`,
-//! `credential`, `creds`, `database_url`, in any case) the scanner reads the
+//! `credential`, `creds`, `database_url`, each spelled lower case, upper case
+//! or capitalized as in camelCase; a name spelled `SeCrEt` is not seen, the
+//! price of keeping the automaton's SIMD prefilter) the scanner reads the
 //! whole name and looks for `NAME=value`, `NAME: value`, `"name": "value"`,
 //! `name = "value"`, `name := "value"` or `"name" => "value"`. Quoted
 //! values are always taken. Unquoted values are taken only where a literal
