@@ -96,8 +96,11 @@ pub(crate) fn parse(
             end: body + len + 1,
         });
     }
+    // `NAME=value` inside a line is a shell or command-line word only when
+    // the name starts a word; after `;`, `{`, `.` or `$` it is code.
+    let starts_word = name_start == line_start || buf[name_start - 1].is_ascii_whitespace();
     let raw_allowed = match separator {
-        b'=' => whole_line || !(spaced_before || spaced_after),
+        b'=' => whole_line || (starts_word && !(spaced_before || spaced_after)),
         b':' => whole_line,
         _ => false,
     };
@@ -110,9 +113,11 @@ pub(crate) fn parse(
         .take_while(|&&b| !b.is_ascii_whitespace() && !b",;)}]&\"'`".contains(&b))
         .count();
     let value = std::str::from_utf8(&line[i..i + len]).map_err(|_| name_end)?;
-    if matches!(line.get(i + len), Some(b'(' | b'['))
+    let next = line.get(i + len).copied();
+    if matches!(next, Some(b'(' | b'['))
         || value.contains(['(', '['])
         || is_code(value, name)
+        || (next == Some(b';') && is_identifier(value))
     {
         return fail;
     }
@@ -143,25 +148,30 @@ fn starts_line(prefix: &[u8]) -> bool {
 /// without digits (`password`), a snake-case identifier (`max_input_tokens_1`),
 /// a dotted path of identifiers (`settings.SECRET_KEY`,
 /// `self._lib.NID_aes_256_cbc`), or the name itself passed along
-/// (`"token": token`, `exports.X = X`).
+/// (`"token": token`, `exports.X = X`). An identifier followed by `;` is a
+/// statement too, which the caller checks.
 fn is_code(value: &str, name: &str) -> bool {
-    let identifier = |part: &str| {
-        part.bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
-            && part.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    };
     if value == name || name.rsplit('.').next() == Some(value) {
         return true;
     }
     if value.contains('.') {
-        return value.split('.').all(identifier);
+        return value.split('.').all(is_identifier);
     }
     let snake_case = value.contains('_')
         && value
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    identifier(value) && (snake_case || !value.bytes().any(|b| b.is_ascii_digit()))
+    is_identifier(value) && (snake_case || !value.bytes().any(|b| b.is_ascii_digit()))
+}
+
+/// A Python or JavaScript identifier (ASCII only).
+fn is_identifier(part: &str) -> bool {
+    part.bytes()
+        .next()
+        .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'$')
+        && part
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$')
 }
 
 /// Judges a name/value pair. `raw` values come from unquoted positions

@@ -85,7 +85,8 @@ pub fn value_looks_secret(value: &str) -> Option<Rule> {
 /// a secret: no whitespace, quotes or `:`; letters and digits; at least
 /// [`ASSIGNMENT_MIN_LEN`] characters and [`ASSIGNMENT_MIN_ENTROPY`] bits per
 /// character; hex-only literals need [`ASSIGNMENT_MIN_HEX_LEN`] characters;
-/// UUIDs and base64 of text, public keys or certificates never count.
+/// UUIDs, words joined by separators, and base64 of text, public keys or
+/// certificates never count.
 pub(crate) fn assignment_is_high_entropy(value: &str) -> bool {
     let ok_chars = value
         .bytes()
@@ -97,10 +98,30 @@ pub(crate) fn assignment_is_high_entropy(value: &str) -> bool {
     {
         return false;
     }
-    if is_uuid(value) || (is_hex(value) && value.len() < ASSIGNMENT_MIN_HEX_LEN) {
+    if is_uuid(value) || (is_hex(value) && value.len() < ASSIGNMENT_MIN_HEX_LEN) || is_words(value)
+    {
         return false;
     }
     shannon_entropy(value) >= ASSIGNMENT_MIN_ENTROPY && !is_public_base64(value)
+}
+
+/// Whether a value is words joined by `_`, `-`, `.`, `/` or `$`, each all
+/// lower case, all upper case or all digits (`__closure__error__context__984382`,
+/// `en-US.messages.v2`): a label or identifier. Random tokens that use these
+/// separators mix cases and digits inside their pieces.
+fn is_words(value: &str) -> bool {
+    let mut pieces = value
+        .split(['_', '-', '.', '/', '$'])
+        .filter(|piece| !piece.is_empty())
+        .peekable();
+    let several = value.contains(['_', '-', '.', '/', '$']);
+    several
+        && pieces.peek().is_some()
+        && pieces.all(|piece| {
+            piece.bytes().all(|b| b.is_ascii_lowercase())
+                || piece.bytes().all(|b| b.is_ascii_uppercase())
+                || piece.bytes().all(|b| b.is_ascii_digit())
+        })
 }
 
 /// Whether a literal is a stand-in rather than a value: empty, a reference to

@@ -218,6 +218,18 @@ fn high_entropy_near_misses() {
         "MONKEY=a8F3kL9qZ2xW7vB4nM6cR1tY5uI0oP".to_owned(),
         "KEYCLOAK_URL=https://auth.internal/realms/a8F3kL9qZ2xW7vB4".to_owned(),
         "{key:e.key,token:t.accessToken,secret:r}".to_owned(),
+        // Shapes met in real dependency trees (oauthlib, cryptography,
+        // openai, corepack, Next.js's compiled validator).
+        "goog.ctx.CONTEXT_KEY_=\"__closure__error__context__984382\"".to_owned(),
+        "a.tokens.OpaqueTypeToken=module$contents$google3$jspb$tokens_OpaqueTypeToken;".to_owned(),
+        format!("    >>> token = '{value}'"),
+        "    \"batch_1_day_max_input_tokens\": batch_1_day_max_input_tokens,".to_owned(),
+        "'oauth_token=lsdkfol23w54jlksdef&oauth_token_secret=qwe089234lkjsdf&oauth_callback=true'"
+            .to_owned(),
+        "nid_key = self._lib.NID_pbe_WithSHA1And3_Key_TripleDES_CBC".to_owned(),
+        "exports.X509AuthorityKeyIDExtension = X509AuthorityKeyIDExtension;".to_owned(),
+        "  \"access_token\":\"2YotnFZFEjr1zCsicMWpAA\",".to_owned(),
+        "        name=\"Foo\", secret_key=\"supersecret\"".to_owned(),
     ] {
         assert_clean(&format!("{line}\n"));
     }
@@ -246,5 +258,26 @@ fn url_credentials() {
         "amqp://guest:guest@localhost//",
     ] {
         assert_clean(&format!("{line}\n"));
+    }
+}
+
+#[test]
+fn name_words_in_each_spelling() {
+    let value = fakes::random(32, 14);
+    for name in [
+        "client_secret",
+        "CLIENT_SECRET",
+        "clientSecret",
+        "ClientSecret",
+        "dbPassword",
+        "AUTH_TOKEN",
+        "apiKey",
+        "userCreds",
+    ] {
+        assert_hit(
+            &format!("{name}=\"{value}\"\n"),
+            1,
+            Rule::HighEntropyAssignment,
+        );
     }
 }
