@@ -112,8 +112,9 @@
 //!   line, and Next.js inlines `NEXT_PUBLIC_*` values there. Instead work per
 //!   anchor is bounded: names are read up to 128 bytes, values up to 1024,
 //!   and the rest of the line costs only the single automaton pass.
-//! - [`Scanner::scan_reader`] reads 256 KiB at a time and cuts at line
-//!   ends; a line longer than 1 MiB is cut with a 1 KiB overlap.
+//! - [`Scanner::scan_reader`] reads 16 KiB at a time, growing to 256 KiB
+//!   while reads fill it, and cuts at line ends; a line longer than 1 MiB is
+//!   cut with a 1 KiB overlap.
 //! - [`Scanner::new`] lets through findings in the test files of installed
 //!   dependencies ([`DEPENDENCY_TEST_GLOBS`]: public fixtures such as
 //!   `ecdsa`'s test keys) and generated high-entropy keys in Next.js's
@@ -125,10 +126,12 @@
 //! One Aho-Corasick pass with exact-case anchors (SIMD prefilter) finds
 //! candidate positions; everything else is bounded work around each one.
 //! Measured with the `scan` example (release build, files read into memory
-//! first, 2 shared cores): 400 to 1000 MB/s over a `pip install --target`
-//! tree of `fastapi`, `sqlalchemy`, `psycopg`, `openai` and friends (112 MB),
-//! and about 700 MB/s over an `npm install` of `next`, `react` and
-//! `openai` (329 MB):
+//! first, 2 cores shared with other builds, so the spread is wide): 0.9 to
+//! 1.4 GB/s over a `pip install --target` tree of `fastapi`, `sqlalchemy`,
+//! `sqlmodel`, `psycopg`, `openai`, `python-jose` and friends (7049 files,
+//! 112 MB), and 0.5 to 1 GB/s over an `npm install` of `next`, `react` and
+//! `openai` (11686 files, 329 MB); `--reader` (through
+//! [`Scanner::scan_reader`]) is 10 to 30 % slower.
 //!
 //! ```text
 //! cargo run -p hoist-secrets --example scan --release -- DIR

@@ -10,7 +10,10 @@ use crate::{Allowlist, Finding, Rule, assign, is_dotenv_file};
 /// How much of a file decides whether it is binary: a NUL byte here means
 /// binary, as `git` and `grep` decide.
 pub const BINARY_SNIFF_LEN: usize = 8 * 1024;
-/// Bytes read at a time by [`Scanner::scan_reader`].
+/// The buffer [`Scanner::scan_reader`] starts with: small files, the
+/// common case, cost no more than this (it holds the binary sniff).
+const FIRST_CHUNK: usize = 16 * 1024;
+/// The buffer grows to this while reads keep filling it.
 const READ_CHUNK: usize = 256 * 1024;
 /// A line longer than this is cut when streaming, so memory stays bounded.
 const MAX_CARRY: usize = 1024 * 1024;
@@ -77,11 +80,12 @@ impl Scanner {
     pub fn scan_reader(&self, path: &str, mut reader: impl Read) -> io::Result<Vec<Finding>> {
         let mut found = Found::new(path);
         let mut state = State::default();
-        let mut buf = vec![0; READ_CHUNK];
+        let mut buf = vec![0; FIRST_CHUNK];
         let mut len = 0;
         let mut mode = None;
         loop {
             let eof = fill(&mut reader, &mut buf, &mut len)?;
+            let full = len == buf.len();
             let mode = *mode.get_or_insert_with(|| sniff(&buf[..len]));
             let (cut, keep_from) = if eof {
                 (len, len)
@@ -97,6 +101,9 @@ impl Scanner {
             detect::scan_chunk(&buf[..cut], mode, &mut state, &mut found.sink());
             buf.copy_within(keep_from..len, 0);
             len -= keep_from;
+            if full && buf.len() < READ_CHUNK {
+                buf.resize(buf.len() * 2, 0);
+            }
             if eof {
                 break;
             }
