@@ -37,7 +37,7 @@
 //! | `github-token` | `ghp_`, `gho_`, `ghs_`, `ghu_`, `ghr_` + 36 or more alphanumerics; `github_pat_` + 40 or more `[A-Za-z0-9_]` |
 //! | `jwt-secret` | a literal of 8+ characters assigned to a `JWT` + `SECRET` name or a name ending in `SECRET_KEY` |
 //! | `high-entropy-assignment` | a high-entropy literal assigned to a sensitive name (see below) |
-//! | `url-credentials` | `scheme://user:password@host` with a real-looking password |
+//! | `url-credentials` | `scheme://user:password@host` with a password that is not a documentation example or the user name again; [`value_looks_secret`] counts any password that is not a `$VAR` reference |
 //!
 //! Key prefixes must stand alone (no letter or digit right before them).
 //!

@@ -158,13 +158,37 @@ pub(crate) fn pem_material(rest: &[u8]) -> bool {
 /// Passwords that documentation uses in example URLs.
 const EXAMPLE_PASSWORDS: [&str; 6] = ["pass", "pwd", "pw", "tiger", "pass123", "guest"];
 
-/// `scheme://user:password@host` with `at` on the `://`: a scheme of at
-/// least two characters, a user info with a non-empty password that is not
-/// a placeholder, a documentation example (`user:password`,
-/// `scott:tiger`, any password of the `scott` user of database documentation, `${PASSWORD}`) or
-/// the user name again (`guest:guest`, `postgres:postgres`: well-known
-/// defaults, not secrets). The password is percent-decoded first.
+/// `scheme://user:password@host` with `at` on the `://`, as found in files:
+/// a password (see [`url_password`]) that is not a placeholder, a
+/// documentation example (`user:password`, `scott:tiger`, any password of
+/// the `scott` user of database documentation) or the user name again
+/// (`guest:guest`, `postgres:postgres`: well-known defaults, not secrets).
 pub(crate) fn url_credentials(buf: &[u8], at: usize) -> bool {
+    let Some((user, password)) = url_password(buf, at) else {
+        return false;
+    };
+    let Ok(password) = std::str::from_utf8(&password) else {
+        return false;
+    };
+    let lower = password.to_ascii_lowercase();
+    user != password.as_bytes()
+        && user != b"scott"
+        && !is_placeholder(password)
+        && !EXAMPLE_PASSWORDS.contains(&lower.as_str())
+}
+
+/// Whether a configuration value holds a URL with a password, whatever the
+/// password: any credentials belong in a `Secret`, even default ones. Only
+/// a reference to another variable (`$PW`, `${PW}`) does not count.
+pub(crate) fn value_has_url_password(value: &[u8]) -> bool {
+    memchr::memmem::find_iter(value, b"://")
+        .any(|at| url_password(value, at).is_some_and(|(_, password)| !password.starts_with(b"$")))
+}
+
+/// The user and the percent-decoded, non-empty password of the URL whose
+/// `://` is at `at`; the scheme must have two or more characters and the
+/// host must not be empty.
+fn url_password(buf: &[u8], at: usize) -> Option<(&[u8], Vec<u8>)> {
     let scheme_len = buf[..at]
         .iter()
         .rev()
@@ -172,32 +196,18 @@ pub(crate) fn url_credentials(buf: &[u8], at: usize) -> bool {
         .take_while(|&&b| b.is_ascii_alphanumeric() || b"+.-".contains(&b))
         .count();
     if scheme_len < 2 || !buf[at - scheme_len].is_ascii_alphabetic() {
-        return false;
+        return None;
     }
     let start = at + 3;
     let authority_len = run_len(buf, start, 256, |b| {
         b.is_ascii_graphic() && !b"/?#\"'`<>()[]{}\\,;".contains(&b)
     });
     let authority = &buf[start..start + authority_len];
-    let Some(at_sign) = memchr::memrchr(b'@', authority) else {
-        return false;
-    };
+    let at_sign = memchr::memrchr(b'@', authority)?;
     let userinfo = &authority[..at_sign];
-    let Some(colon) = memchr::memchr(b':', userinfo) else {
-        return false;
-    };
-    let (user, password) = (&userinfo[..colon], &userinfo[colon + 1..]);
-    let password = percent_decode(password);
-    let Ok(password) = std::str::from_utf8(&password) else {
-        return false;
-    };
-    let lower = password.to_ascii_lowercase();
-    at_sign + 1 < authority.len()
-        && !password.is_empty()
-        && user != password.as_bytes()
-        && user != b"scott"
-        && !is_placeholder(password)
-        && !EXAMPLE_PASSWORDS.contains(&lower.as_str())
+    let colon = memchr::memchr(b':', userinfo)?;
+    let password = percent_decode(&userinfo[colon + 1..]);
+    (at_sign + 1 < authority.len() && !password.is_empty()).then(|| (&userinfo[..colon], password))
 }
 
 /// Decodes `%XX` escapes; malformed ones stay as they are.

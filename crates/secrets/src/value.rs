@@ -1,7 +1,7 @@
 //! Classification by value: entropy, placeholders and token shapes.
 
 use crate::Rule;
-use crate::detect;
+use crate::{detect, shapes};
 
 /// Minimum length of a literal assigned to a secret-looking name before its
 /// entropy is considered.
@@ -49,7 +49,9 @@ pub fn shannon_entropy(s: &str) -> f64 {
 ///
 /// In order: a private-key block ([`Rule::PrivateKey`]), a known key shape
 /// (AWS, `OpenAI`, Anthropic, Google, GitHub), a service-account JSON, a URL
-/// with a password ([`Rule::UrlCredentials`]), and finally a random-looking
+/// with any password ([`Rule::UrlCredentials`]; unlike in files, default and
+/// example passwords count here, since a configuration value is live; only
+/// a `$VAR` reference does not), and finally a random-looking
 /// token ([`Rule::HighEntropyAssignment`]): at least [`VALUE_MIN_LEN`]
 /// characters of `[A-Za-z0-9+/=_-]` with upper case, lower case and digits
 /// and at least [`VALUE_MIN_ENTROPY`] bits per character, not hex-only, not
@@ -62,6 +64,9 @@ pub fn value_looks_secret(value: &str) -> Option<Rule> {
     detect::scan_text(value.as_bytes(), &mut |_, rule| {
         found = Some(found.map_or(rule, |seen| seen.min(rule)));
     });
+    if shapes::value_has_url_password(value.as_bytes()) {
+        found = Some(found.map_or(Rule::UrlCredentials, |seen| seen.min(Rule::UrlCredentials)));
+    }
     if found.is_some() {
         return found;
     }
