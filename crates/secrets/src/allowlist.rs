@@ -123,12 +123,7 @@ impl Allowlist {
     /// Never: the globs are constants covered by a test.
     #[must_use]
     pub fn defaults() -> Self {
-        let mut allowlist = Allowlist::new();
-        for glob in DEPENDENCY_TEST_GLOBS {
-            allowlist
-                .allow(glob, None)
-                .expect("the default globs are valid");
-        }
+        let mut allowlist = Allowlist::dependency_tests();
         for glob in BUILD_ARTIFACT_GLOBS {
             allowlist
                 .allow(glob, Some(Rule::HighEntropyAssignment))

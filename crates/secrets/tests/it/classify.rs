@@ -10,14 +10,8 @@ use crate::fakes;
 
 #[test]
 fn values_that_look_secret_on_their_own() {
-    let cases = [
-        (fakes::openai(1), Rule::OpenAiKey),
-        (fakes::openai_project(2), Rule::OpenAiKey),
-        (fakes::anthropic(3), Rule::AnthropicKey),
-        (fakes::aws_id(4), Rule::AwsAccessKeyId),
-        (fakes::google(5), Rule::GoogleApiKey),
-        (fakes::github("ghs", 6), Rule::GithubToken),
-        (fakes::github_pat(7), Rule::GithubToken),
+    let mut cases = fakes::prefixed_keys();
+    cases.extend([
         (fakes::pem_block("EC ", 8), Rule::PrivateKey),
         (
             format!("postgres://app:{}@db:5432/app", fakes::random(16, 9)),
@@ -25,6 +19,19 @@ fn values_that_look_secret_on_their_own() {
         ),
         (
             format!("redis://:{}@cache:6379/0", fakes::random(24, 10)),
+            Rule::UrlCredentials,
+        ),
+        // Any password in a configuration value, even a default one.
+        (
+            "postgres://postgres:postgres@db:5432/app".to_owned(),
+            Rule::UrlCredentials,
+        ),
+        (
+            "postgresql://user:password@localhost/app".to_owned(),
+            Rule::UrlCredentials,
+        ),
+        (
+            "amqp://guest:guest@rabbit//".to_owned(),
             Rule::UrlCredentials,
         ),
         (
@@ -35,7 +42,7 @@ fn values_that_look_secret_on_their_own() {
             format!("  Zz9{}\n", fakes::random(45, 12)),
             Rule::HighEntropyAssignment,
         ),
-    ];
+    ]);
     for (value, rule) in cases {
         assert_eq!(value_looks_secret(&value), Some(rule), "{rule}");
     }

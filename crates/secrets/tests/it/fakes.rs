@@ -1,5 +1,6 @@
 //! Fake secrets built at test time.
 
+use hoist_secrets::Rule;
 use hoist_testkit::fake_secret;
 
 /// `-----BEGIN {kind}PRIVATE KEY-----`, assembled so no source file holds it.
@@ -74,6 +75,21 @@ pub(crate) fn github(prefix: &str, seed: u64) -> String {
 /// A fine-grained GitHub token.
 pub(crate) fn github_pat(seed: u64) -> String {
     fake_secret(&["github", "_pat_"].concat(), 82, seed)
+}
+
+/// One key of each prefixed shape, with the rule that reports it.
+pub(crate) fn prefixed_keys() -> Vec<(String, Rule)> {
+    vec![
+        (openai(1), Rule::OpenAiKey),
+        (openai_project(2), Rule::OpenAiKey),
+        (anthropic(3), Rule::AnthropicKey),
+        (aws_id(4), Rule::AwsAccessKeyId),
+        (google(5), Rule::GoogleApiKey),
+        (github("ghp", 6), Rule::GithubToken),
+        (github("gho", 7), Rule::GithubToken),
+        (github("ghs", 8), Rule::GithubToken),
+        (github_pat(9), Rule::GithubToken),
+    ]
 }
 
 /// A random password-like value.

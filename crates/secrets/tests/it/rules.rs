@@ -78,18 +78,7 @@ fn private_keys() {
 
 #[test]
 fn key_shapes() {
-    let cases = [
-        (fakes::openai(1), Rule::OpenAiKey),
-        (fakes::openai_project(2), Rule::OpenAiKey),
-        (fakes::anthropic(3), Rule::AnthropicKey),
-        (fakes::aws_id(4), Rule::AwsAccessKeyId),
-        (fakes::google(5), Rule::GoogleApiKey),
-        (fakes::github("ghp", 6), Rule::GithubToken),
-        (fakes::github("gho", 7), Rule::GithubToken),
-        (fakes::github("ghs", 8), Rule::GithubToken),
-        (fakes::github_pat(9), Rule::GithubToken),
-    ];
-    for (key, rule) in cases {
+    for (key, rule) in fakes::prefixed_keys() {
         assert_hit(&format!("line one\nclient = Client(\"{key}\")\n"), 2, rule);
         assert_hit(&format!("const k=\"{key}\";"), 1, rule);
         assert_hit(&format!("KEY_FOR_X={key}"), 1, rule);
