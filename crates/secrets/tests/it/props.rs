@@ -117,4 +117,60 @@ proptest! {
         let streamed = scanner.scan_reader("/blob", Trickle { data: &content, steps: &steps, turn: 0 }).unwrap();
         prop_assert_eq!(streamed, findings);
     }
+
+    #[test]
+    fn anchor_soup_scans_consistently(
+        pieces in prop::collection::vec(0_usize..FRAGMENTS.len(), 0..200),
+        steps in prop::collection::vec(1_usize..64, 1..4),
+    ) {
+        // Text made of the bytes the rules look at, to reach every parser
+        // path with odd neighbours: no panic, lines in range, streaming agrees.
+        let content: String = pieces.iter().map(|&i| FRAGMENTS[i]).collect();
+        let scanner = Scanner::new(Allowlist::new());
+        let findings = scanner.scan_file("/soup", content.as_bytes());
+        let line_count = content.lines().count().max(1);
+        for finding in &findings {
+            let line = finding.line.expect("text findings have lines");
+            prop_assert!((1..=line_count).contains(&line), "line {line} of {line_count}");
+        }
+        let streamed = scanner.scan_reader("/soup", Trickle { data: content.as_bytes(), steps: &steps, turn: 0 }).unwrap();
+        prop_assert_eq!(streamed, findings);
+        let _ = hoist_secrets::value_looks_secret(&content);
+    }
 }
+
+/// Pieces of text around which the rules do their work.
+const FRAGMENTS: [&str; 32] = [
+    "key",
+    "KEY",
+    "Token",
+    "secret",
+    "password",
+    "_",
+    ".",
+    "=",
+    "==",
+    ":",
+    "::",
+    " ",
+    "\"",
+    "'",
+    "`",
+    "\n",
+    "\\n",
+    "$",
+    "(",
+    "[",
+    "sk-",
+    "ant-",
+    "AKIA",
+    "AIza",
+    "ghp_",
+    "://",
+    "@",
+    "-----BEGIN ",
+    "PRIVATE KEY-----",
+    "service_account",
+    "A1b2C3d4E5f6G7h8",
+    "%4",
+];
