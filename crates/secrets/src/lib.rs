@@ -107,7 +107,8 @@
 //! - A file with a NUL byte in its first 8 KiB is binary: only the prefixed
 //!   key shapes and private-key blocks are looked for (a key compiled into a
 //!   binary is still a key), without line numbers; names and entropy mean
-//!   nothing in machine code.
+//!   nothing in machine code. Archives and compressed files (`.whl`,
+//!   `.tar.gz`, `.jar`) are not unpacked, and UTF-16 text counts as binary.
 //! - Lines are not capped as a whole: minified bundles put megabytes on one
 //!   line, and Next.js inlines `NEXT_PUBLIC_*` values there. Instead work per
 //!   anchor is bounded: names are read up to 128 bytes, values up to 1024,

@@ -282,6 +282,43 @@ mod tests {
         assert!((shannon_entropy("0123456789abcdef") - 4.0).abs() < 1e-12);
     }
 
+    /// `len` distinct characters striding through `[A-Za-z0-9]`, built at
+    /// run time so no literal in the repository looks like a key.
+    fn distinct(len: usize) -> String {
+        let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        (0..len)
+            .map(|i| char::from(alphabet[(i * 7) % alphabet.len()]))
+            .collect()
+    }
+
+    #[test]
+    fn assignment_thresholds_are_where_the_docs_say() {
+        // Mixed-class characters with every byte distinct: entropy log2(len).
+        let pool = distinct(32);
+        assert!(assignment_is_high_entropy(&pool[..ASSIGNMENT_MIN_LEN]));
+        assert!(!assignment_is_high_entropy(&pool[..ASSIGNMENT_MIN_LEN - 1]));
+        let hex = "0123456789abcdef".repeat(4);
+        assert!(assignment_is_high_entropy(&hex[..ASSIGNMENT_MIN_HEX_LEN]));
+        assert!(!assignment_is_high_entropy(
+            &hex[..ASSIGNMENT_MIN_HEX_LEN - 1]
+        ));
+        // Long but repetitive: below the entropy floor.
+        assert!(!assignment_is_high_entropy(&"ab12".repeat(10)));
+        assert!(shannon_entropy(&"ab12".repeat(10)) < ASSIGNMENT_MIN_ENTROPY);
+    }
+
+    #[test]
+    fn value_thresholds_are_where_the_docs_say() {
+        let pool = distinct(34);
+        assert_eq!(
+            value_looks_secret(&pool[..VALUE_MIN_LEN]),
+            Some(Rule::HighEntropyAssignment)
+        );
+        assert_eq!(value_looks_secret(&pool[..VALUE_MIN_LEN - 1]), None);
+        let lower_and_digits = pool.to_ascii_lowercase();
+        assert_eq!(value_looks_secret(&lower_and_digits), None);
+    }
+
     #[test]
     fn placeholders() {
         for value in [

@@ -32,6 +32,10 @@ fn files(root: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
 fn corpus() -> Vec<(String, Vec<u8>)> {
     let mut out = Vec::new();
     files(&corpus_root(), &corpus_root(), &mut out);
+    out.push((
+        "/app/frontend/.next/prerender-manifest.json".to_owned(),
+        prerender_manifest().into_bytes(),
+    ));
     assert!(
         out.len() >= 20,
         "the corpus is missing files: {}",
@@ -45,6 +49,24 @@ fn scan_all(scanner: &Scanner, files: &[(String, Vec<u8>)]) -> Vec<Finding> {
         .iter()
         .flat_map(|(path, content)| scanner.scan_file(path, content))
         .collect()
+}
+
+/// What `next build` writes: fresh random preview-mode keys in hex. Built
+/// here rather than committed, since they look like the keys they are.
+fn prerender_manifest() -> String {
+    let hex = |len: usize, seed: u64| -> String {
+        fakes::random(len, seed)
+            .bytes()
+            .map(|b| char::from(b"0123456789abcdef"[usize::from(b % 16)]))
+            .collect()
+    };
+    format!(
+        "{{\n  \"version\": 4,\n  \"routes\": {{}},\n  \"preview\": {{\n    \"previewModeId\": \"{}\",\n    \
+         \"previewModeSigningKey\": \"{}\",\n    \"previewModeEncryptionKey\": \"{}\"\n  }}\n}}\n",
+        hex(32, 1),
+        hex(64, 2),
+        hex(64, 3)
+    )
 }
 
 #[test]

@@ -204,8 +204,8 @@ fn high_entropy_near_misses() {
         "password_hash = make_password(raw_password)".to_owned(),
         "token = tokens[0]".to_owned(),
         "key: value".to_owned(),
-        "MONKEY=a8F3kL9qZ2xW7vB4nM6cR1tY5uI0oP".to_owned(),
-        "KEYCLOAK_URL=https://auth.internal/realms/a8F3kL9qZ2xW7vB4".to_owned(),
+        format!("MONKEY={value}"),
+        format!("KEYCLOAK_URL=https://auth.internal/realms/{value}"),
         "{key:e.key,token:t.accessToken,secret:r}".to_owned(),
         // Shapes met in real dependency trees (oauthlib, cryptography,
         // openai, corepack, Next.js's compiled validator).
@@ -217,7 +217,8 @@ fn high_entropy_near_misses() {
             .to_owned(),
         "nid_key = self._lib.NID_pbe_WithSHA1And3_Key_TripleDES_CBC".to_owned(),
         "exports.X509AuthorityKeyIDExtension = X509AuthorityKeyIDExtension;".to_owned(),
-        "  \"access_token\":\"2YotnFZFEjr1zCsicMWpAA\",".to_owned(),
+        // 22 characters, like RFC 6749's sample tokens: under the minimum.
+        format!("  \"access_token\":\"{}\",", fakes::random(22, 15)),
         "        name=\"Foo\", secret_key=\"supersecret\"".to_owned(),
     ] {
         assert_clean(&format!("{line}\n"));
