@@ -113,10 +113,17 @@ pub const BUILD_ARTIFACT_GLOBS: [&str; 2] = [
     "**/.next/server/prerender-manifest.{json,js}",
 ];
 
+/// Multiarch library directories, filled only by distribution packages.
+/// Libraries carry self-test vectors: Debian's `libgnutls.so.30` holds a
+/// dozen private keys for its FIPS self-tests. They are public, and the
+/// same in every copy of the package.
+pub const SYSTEM_LIBRARY_GLOBS: [&str; 2] = ["**/usr/lib/*-linux-gnu/**", "**/lib/*-linux-gnu/**"];
+
 impl Allowlist {
     /// What [`crate::Scanner::new`] lets through besides the user's
-    /// allowlist: every rule in [`DEPENDENCY_TEST_GLOBS`], and
-    /// [`Rule::HighEntropyAssignment`] in [`BUILD_ARTIFACT_GLOBS`].
+    /// allowlist: every rule in [`DEPENDENCY_TEST_GLOBS`] and
+    /// [`SYSTEM_LIBRARY_GLOBS`], and [`Rule::HighEntropyAssignment`] in
+    /// [`BUILD_ARTIFACT_GLOBS`].
     ///
     /// # Panics
     ///
@@ -124,6 +131,11 @@ impl Allowlist {
     #[must_use]
     pub fn defaults() -> Self {
         let mut allowlist = Allowlist::dependency_tests();
+        for glob in SYSTEM_LIBRARY_GLOBS {
+            allowlist
+                .allow(glob, None)
+                .expect("the default globs are valid");
+        }
         for glob in BUILD_ARTIFACT_GLOBS {
             allowlist
                 .allow(glob, Some(Rule::HighEntropyAssignment))
@@ -236,12 +248,14 @@ mod tests {
     }
 
     #[test]
-    fn defaults_cover_the_next_prerender_manifest() {
+    fn defaults_cover_dependency_tests_system_libraries_and_next_keys() {
         let allow = Allowlist::defaults();
         for path in [
             "/app/.next/prerender-manifest.json",
             "/app/frontend/.next/server/prerender-manifest.js",
             "/app/.venv/lib/python3.11/site-packages/ecdsa/test_keys.py",
+            "/usr/lib/x86_64-linux-gnu/libgnutls.so.30.34.3",
+            "lib/aarch64-linux-gnu/libcrypto.so.3",
         ] {
             assert!(
                 allow.permits(&finding(path, Rule::HighEntropyAssignment)),
@@ -256,6 +270,12 @@ mod tests {
             "/app/.next/prerender-manifest.json",
             Rule::OpenAiKey
         )));
+        for path in [
+            "/usr/lib/python3/dist-packages/x.py",
+            "/etc/ssl/private/ssl-cert-snakeoil.key",
+        ] {
+            assert!(!allow.permits(&finding(path, Rule::PrivateKey)), "{path}");
+        }
     }
 
     #[test]

@@ -118,9 +118,12 @@
 //!   cut with a 1 KiB overlap.
 //! - [`Scanner::new`] lets through findings in the test files of installed
 //!   dependencies ([`DEPENDENCY_TEST_GLOBS`]: public fixtures such as
-//!   `ecdsa`'s test keys) and generated high-entropy keys in Next.js's
-//!   prerender manifest ([`BUILD_ARTIFACT_GLOBS`]); [`Scanner::strict`]
-//!   reports those too.
+//!   `ecdsa`'s test keys), in distribution libraries
+//!   ([`SYSTEM_LIBRARY_GLOBS`]: the self-test keys in `libgnutls`), and generated
+//!   high-entropy keys in Next.js's prerender manifest
+//!   ([`BUILD_ARTIFACT_GLOBS`]); [`Scanner::strict`] reports those too.
+//!   Debian's `ssl-cert` snakeoil key (`/etc/ssl/private`, pulled in by
+//!   `postgresql-common`) is generated per install and is reported.
 //!
 //! # Speed
 //!
@@ -150,7 +153,7 @@ mod scanner;
 mod shapes;
 mod value;
 
-pub use allowlist::{Allowlist, BUILD_ARTIFACT_GLOBS, DEPENDENCY_TEST_GLOBS};
+pub use allowlist::{Allowlist, BUILD_ARTIFACT_GLOBS, DEPENDENCY_TEST_GLOBS, SYSTEM_LIBRARY_GLOBS};
 pub use finding::Finding;
 pub use names::{is_dotenv_file, name_is_sensitive};
 pub use rule::Rule;

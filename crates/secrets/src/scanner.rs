@@ -37,9 +37,8 @@ static DEFAULTS: LazyLock<Allowlist> = LazyLock::new(Allowlist::defaults);
 
 impl Scanner {
     /// A scanner that reports every finding the allowlist does not accept,
-    /// except in the test files of installed dependencies
-    /// ([`crate::DEPENDENCY_TEST_GLOBS`]) and in build outputs that must hold
-    /// a generated key ([`crate::BUILD_ARTIFACT_GLOBS`]); see
+    /// except in the test files of installed dependencies, in distribution
+    /// libraries, and in build outputs that must hold a generated key; see
     /// [`Allowlist::defaults`].
     #[must_use]
     pub fn new(allowlist: Allowlist) -> Self {

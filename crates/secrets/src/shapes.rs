@@ -162,7 +162,9 @@ const EXAMPLE_PASSWORDS: [&str; 6] = ["pass", "pwd", "pw", "tiger", "pass123", "
 /// a password (see [`url_password`]) that is not a placeholder, a
 /// documentation example (`user:password`, `scott:tiger`, any password of
 /// the `scott` user of database documentation) or the user name again
-/// (`guest:guest`, `postgres:postgres`: well-known defaults, not secrets).
+/// (`guest:guest`, `postgres:postgres`: well-known defaults, not secrets),
+/// on a host that is not reserved for documentation (RFC 2606:
+/// `example.com`, `example.org`, `example.net`, `*.example`, `*.invalid`).
 pub(crate) fn url_credentials(buf: &[u8], at: usize) -> bool {
     let Some((user, password)) = url_password(buf, at) else {
         return false;
@@ -171,7 +173,8 @@ pub(crate) fn url_credentials(buf: &[u8], at: usize) -> bool {
         return false;
     };
     let lower = password.to_ascii_lowercase();
-    user != password.as_bytes()
+    !is_documentation_host(&url_host(buf, at))
+        && user != password.as_bytes()
         && user != b"scott"
         && !is_placeholder(password)
         && !EXAMPLE_PASSWORDS.contains(&lower.as_str())
@@ -183,6 +186,34 @@ pub(crate) fn url_credentials(buf: &[u8], at: usize) -> bool {
 pub(crate) fn value_has_url_password(value: &[u8]) -> bool {
     memchr::memmem::find_iter(value, b"://")
         .any(|at| url_password(value, at).is_some_and(|(_, password)| !password.starts_with(b"$")))
+}
+
+/// The host of the URL whose `://` is at `at`, lower-cased, without user
+/// info and port.
+fn url_host(buf: &[u8], at: usize) -> String {
+    let start = at + 3;
+    let authority_len = run_len(buf, start, 256, is_authority_byte);
+    let authority = &buf[start..start + authority_len];
+    let host = memchr::memrchr(b'@', authority).map_or(authority, |i| &authority[i + 1..]);
+    let host = memchr::memchr(b':', host).map_or(host, |i| &host[..i]);
+    String::from_utf8_lossy(host).to_ascii_lowercase()
+}
+
+fn is_documentation_host(host: &str) -> bool {
+    ["example.com", "example.org", "example.net"]
+        .iter()
+        .any(|domain| {
+            host == *domain
+                || host
+                    .strip_suffix(domain)
+                    .is_some_and(|sub| sub.ends_with('.'))
+        })
+        || host.ends_with(".example")
+        || host.ends_with(".invalid")
+}
+
+fn is_authority_byte(b: u8) -> bool {
+    b.is_ascii_graphic() && !b"/?#\"'`<>()[]{}\\,;".contains(&b)
 }
 
 /// The user and the percent-decoded, non-empty password of the URL whose
@@ -199,9 +230,7 @@ fn url_password(buf: &[u8], at: usize) -> Option<(&[u8], Vec<u8>)> {
         return None;
     }
     let start = at + 3;
-    let authority_len = run_len(buf, start, 256, |b| {
-        b.is_ascii_graphic() && !b"/?#\"'`<>()[]{}\\,;".contains(&b)
-    });
+    let authority_len = run_len(buf, start, 256, is_authority_byte);
     let authority = &buf[start..start + authority_len];
     let at_sign = memchr::memrchr(b'@', authority)?;
     let userinfo = &authority[..at_sign];

@@ -246,6 +246,8 @@ fn url_credentials() {
         "https://example.com/@scope/pkg",
         "http://localhost:8000/api",
         "amqp://guest:guest@localhost//",
+        "const myURL = new URL('https://abc:xyz@example.com');",
+        "https://admin:s3cr3tPa55@api.example.org:8443/v1",
     ] {
         assert_clean(&format!("{line}\n"));
     }
