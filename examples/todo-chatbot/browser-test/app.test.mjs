@@ -320,3 +320,14 @@ test("sign up, log in, add tasks by form and by chat, reload", { skip: !adminUrl
 test("the same in the browser, served by bookworm's node 18", { skip: !adminUrl ? "no database" : node18Skip, timeout: 240_000 }, () =>
   uiFlow(node18Url, "app-node18.png"),
 );
+
+test("without BACKEND_URL the frontend stops at start with one line naming it", async () => {
+  const result = spawnSync(process.execPath, ["server.js"], {
+    cwd: path.join(frontendDir, ".next/standalone"),
+    env: { PATH: process.env.PATH, NEXT_TELEMETRY_DISABLED: "1", HOSTNAME: "127.0.0.1", PORT: String(await freePort()) },
+    encoding: "utf8",
+    timeout: 60_000,
+  });
+  assert.equal(result.status, 1);
+  assert.equal(result.stderr, "todo-frontend: missing required environment variable: BACKEND_URL (see .env.example)\n");
+});
