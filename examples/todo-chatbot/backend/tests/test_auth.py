@@ -78,4 +78,5 @@ def test_tokens_signed_with_another_secret_or_expired_are_refused(client: TestCl
         assert r.status_code == 401, token
         assert r.json() == {"detail": "missing or invalid bearer token"}
     assert client.get("/api/tasks").status_code == 401
+    assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     assert client.get("/api/tasks", headers=headers).status_code == 200

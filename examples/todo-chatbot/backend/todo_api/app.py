@@ -105,14 +105,17 @@ def create_app(settings: Settings) -> FastAPI:
         logger.exception("unhandled error")
         return JSONResponse({"detail": "internal error"}, status_code=500)
 
-    def current_user(authorization: Annotated[str | None, Header()] = None) -> int:
+    def token_claims(authorization: Annotated[str | None, Header()] = None) -> tuple[int, str]:
         scheme, _, token = (authorization or "").partition(" ")
         found = auth.read_token(settings.jwt_secret, token) if scheme.lower() == "bearer" else None
         if found is None:
             raise HTTPException(
                 401, "missing or invalid bearer token", headers={"WWW-Authenticate": "Bearer"}
             )
-        return found[0]
+        return found
+
+    def current_user(claims: Annotated[tuple[int, str], Depends(token_claims)]) -> int:
+        return claims[0]
 
     User = Annotated[int, Depends(current_user)]
 
@@ -160,12 +163,8 @@ def create_app(settings: Settings) -> FastAPI:
         return {"token": token, "user": {"id": user["id"], "username": user["username"]}}
 
     @app.get("/api/auth/me")
-    def me(authorization: Annotated[str | None, Header()] = None) -> dict[str, Any]:
-        scheme, _, token = (authorization or "").partition(" ")
-        found = auth.read_token(settings.jwt_secret, token) if scheme.lower() == "bearer" else None
-        if found is None:
-            raise HTTPException(401, "missing or invalid bearer token")
-        return {"id": found[0], "username": found[1]}
+    def me(claims: Annotated[tuple[int, str], Depends(token_claims)]) -> dict[str, Any]:
+        return {"id": claims[0], "username": claims[1]}
 
     @app.get("/api/tasks")
     def list_tasks(user: User) -> list[dict[str, Any]]:
