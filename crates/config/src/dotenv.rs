@@ -220,13 +220,19 @@ impl Parser<'_> {
             key = self.name();
         }
         let at = self.mark();
-        if key.is_empty() || key.starts_with(|c: char| c.is_ascii_digit()) {
+        if key.is_empty() {
             let found = self
                 .peek()
                 .map_or_else(|| "the end of the file".to_owned(), describe);
             return Err(self.error(
-                if key.is_empty() { at } else { start },
+                at,
                 format!("expected a variable name, found {found}; names are letters, digits and `_`, not starting with a digit"),
+            ));
+        }
+        if key.starts_with(|c: char| c.is_ascii_digit()) {
+            return Err(self.error(
+                start,
+                format!("variable name `{key}` starts with a digit; names are letters, digits and `_`, not starting with a digit"),
             ));
         }
         self.skip_blanks();

@@ -165,9 +165,9 @@ fn suggestion_or_expected(suggestion: Option<&String>, expected: &[String]) -> S
 
 fn defined_list(profiles: &[String]) -> String {
     if profiles.is_empty() {
-        "; the stack defines no profiles".to_owned()
+        " (the stack defines no profiles; add a `[profiles.<name>]` table)".to_owned()
     } else {
-        format!("; defined: {}", profiles.join(", "))
+        format!(" (defined: {})", profiles.join(", "))
     }
 }
 

@@ -253,7 +253,10 @@ impl<'a> Ctx<'a> {
             },
             None => StackError::Invalid {
                 location,
-                message: error.message().to_owned(),
+                message: match error.message().strip_prefix("missing field ") {
+                    Some(field) => format!("missing required key {field}; add it"),
+                    None => error.message().to_owned(),
+                },
             },
         }
     }
