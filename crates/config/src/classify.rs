@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::sensitive::{name_is_sensitive, value_looks_secret};
+use hoist_secrets::{name_is_sensitive, value_looks_secret};
 
 /// Where a variable goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]

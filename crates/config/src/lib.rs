@@ -74,7 +74,6 @@ mod lint;
 mod location;
 pub mod mapping;
 mod secret;
-mod sensitive;
 mod stack;
 
 use std::path::{Path, PathBuf};

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use crate::dotenv::{self, Expand};
 use crate::error::Result;
 use crate::location::Location;
-use crate::sensitive::value_looks_secret;
+use hoist_secrets::value_looks_secret;
 use crate::stack::{EnvSpec, Stack};
 
 /// The example file's name, next to the stack file.

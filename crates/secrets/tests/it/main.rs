@@ -1,0 +1,6 @@
+//! Integration tests for hoist-secrets. Every fake secret is assembled at
+//! run time: no file in the repository looks like a real key.
+
+mod fakes;
+mod leaks;
+mod rules;
