@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use crate::dotenv::{self, Expand};
 use crate::error::Result;
 use crate::location::Location;
-use hoist_secrets::value_looks_secret;
 use crate::stack::{EnvSpec, Stack};
+use hoist_secrets::value_looks_secret;
 
 /// The example file's name, next to the stack file.
 pub const EXAMPLE_FILE: &str = ".env.example";

@@ -163,6 +163,11 @@ impl EnvInputs {
 /// value, and [`EnvError::LooksSecret`] listing every `config` variable that
 /// looks secret.
 pub fn resolve(stack: &Stack, inputs: &EnvInputs) -> Result<Mapping> {
+    // Named on the command line, so a missing one is an error even when no
+    // service would read it.
+    for path in &inputs.env_files {
+        read_optional(path, true)?;
+    }
     let mut services = BTreeMap::new();
     let mut missing = Vec::new();
     let mut refused = Vec::new();

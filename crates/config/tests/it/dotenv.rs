@@ -1,6 +1,7 @@
 //! The `.env` syntax, and a round trip through rendered files.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 
 use hoist_config::dotenv::{self, DotenvEntry, Expand, quote};
@@ -144,7 +145,7 @@ fn render(pairs: &[(String, String, Style, bool)]) -> String {
             _ => quote(value),
         };
         let prefix = if *export { "export " } else { "" };
-        out.push_str(&format!("{prefix}{key} = {written}\n\n# between\n"));
+        let _ = write!(out, "{prefix}{key} = {written}\n\n# between\n");
     }
     out
 }
