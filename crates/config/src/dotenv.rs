@@ -336,9 +336,10 @@ impl Parser<'_> {
                 self.skip_line();
                 Ok(())
             }
-            Some(c) => Err(self.error(
+            // The text may be part of a secret, so it is not quoted back.
+            Some(_) => Err(self.error(
                 self.mark(),
-                format!("unexpected {} after the closing quote; quote the whole value, or start a comment with ` #`", describe(c)),
+                "unexpected text after the closing quote; quote the whole value, or start a comment with ` #`",
             )),
         }
     }

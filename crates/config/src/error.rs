@@ -16,12 +16,14 @@ pub enum Error {
         start: PathBuf,
     },
     /// A file could not be read.
-    #[error("cannot read {}: {source}", path.display())]
+    // The I/O error is part of the message rather than a `source`, so
+    // reports that print the chain do not say it twice.
+    #[error("cannot read {}: {error}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
         /// Why.
-        source: std::io::Error,
+        error: std::io::Error,
     },
     /// The stack file is malformed or inconsistent.
     #[error(transparent)]

@@ -88,7 +88,7 @@ pub fn lint_example(stack: &Stack) -> Result<Vec<Finding>> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
             return Ok(vec![Finding::NoExample { path }]);
         }
-        Err(source) => return Err(crate::Error::Read { path, source }),
+        Err(error) => return Err(crate::Error::Read { path, error }),
     };
     // An example may refer to variables only a real environment has.
     let empty = |_: &str| Some(String::new());

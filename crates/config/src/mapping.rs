@@ -319,9 +319,9 @@ fn read_optional(path: &Path, must_exist: bool) -> Result<Option<String>> {
     match std::fs::read_to_string(path) {
         Ok(text) => Ok(Some(text)),
         Err(error) if error.kind() == std::io::ErrorKind::NotFound && !must_exist => Ok(None),
-        Err(source) => Err(crate::Error::Read {
+        Err(error) => Err(crate::Error::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         }),
     }
 }

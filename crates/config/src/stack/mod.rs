@@ -45,9 +45,9 @@ impl Stack {
     /// [`Error::Read`](crate::Error::Read) when the file cannot be read, and
     /// [`StackError`] when it is malformed or inconsistent.
     pub fn load(path: &Path, profile: Option<&str>) -> Result<Self> {
-        let source = std::fs::read_to_string(path).map_err(|source| crate::Error::Read {
+        let source = std::fs::read_to_string(path).map_err(|error| crate::Error::Read {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         Ok(Self::parse(path, source, profile)?)
     }
