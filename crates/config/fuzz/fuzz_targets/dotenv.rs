@@ -20,7 +20,10 @@ fuzz_target!(|source: &str| {
     let again = dotenv::parse(Path::new("fuzz.env"), &rendered, Expand::OWN_KEYS_ONLY)
         .expect("a rendered file parses");
     let pairs = |entries: &[dotenv::DotenvEntry]| -> Vec<(String, String)> {
-        entries.iter().map(|e| (e.key.clone(), e.value.clone())).collect()
+        entries
+            .iter()
+            .map(|e| (e.key.clone(), e.value.clone()))
+            .collect()
     };
     assert_eq!(pairs(&entries), pairs(&again));
 });
