@@ -5,6 +5,7 @@
 
 mod corpus;
 mod dotenv;
+mod lint;
 mod mapping;
 mod objects;
 mod stack;
