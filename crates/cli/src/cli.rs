@@ -35,6 +35,10 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Show how each service's variables map to its `ConfigMap` and Secret.
+    Config(ConfigArgs),
+    /// Print the Kubernetes objects hoist would apply, as YAML.
+    Render(RenderArgs),
 }
 
 #[derive(Debug, Args)]
@@ -52,4 +56,43 @@ pub(crate) struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub(crate) shell: clap_complete::Shell,
+}
+
+/// Where variables come from besides `.env` and `.env.<profile>`.
+#[derive(Debug, Args)]
+pub(crate) struct EnvFileArgs {
+    /// An extra `.env` file: above `.env` and `.env.<profile>`, below the
+    /// process environment. Repeatable; later files win.
+    #[arg(long = "env-file", value_name = "PATH")]
+    pub(crate) env_files: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConfigArgs {
+    /// Lint `.env.example` instead: every variable the stack uses must be
+    /// documented there, and nothing in it may look like a real secret.
+    #[arg(long)]
+    pub(crate) lint: bool,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RenderArgs {
+    /// Which objects to render. Only `config` (each service's `ConfigMap` and
+    /// Secret) is rendered so far; the charts' objects are not yet.
+    #[arg(long, value_enum, value_name = "KIND")]
+    pub(crate) only: RenderKind,
+    /// Print Secret values (base64, as applied) instead of `<redacted>`.
+    #[arg(long)]
+    pub(crate) show_secrets: bool,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+}
+
+/// The kinds of objects `render --only` accepts.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum RenderKind {
+    /// `ConfigMaps` and Secrets.
+    Config,
 }

@@ -6,6 +6,7 @@ mod cli;
 mod commands;
 mod exit;
 mod progress;
+mod stack;
 
 fn main() -> std::process::ExitCode {
     let cli = <cli::Cli as clap::Parser>::parse();

@@ -1,34 +1,94 @@
-//! hoist-config: the stack file (`hoist.toml`) and `.env` files.
+//! hoist-config: the stack file (`hoist.toml`) and `.env` files, mapped to
+//! one `ConfigMap` and one Secret per service.
 //!
 //! hoist finds `hoist.toml` the way cargo finds `Cargo.toml`: in the current
-//! directory or the nearest parent that has one.
+//! directory or the nearest parent that has one ([`find_stack_file`]).
+//!
+//! # The stack file
+//!
+//! ```toml
+//! project = "todo-chatbot"        # DNS-1123 label; prefixes every object name
+//! namespace = "todo"              # default: the project name
+//!
+//! [services.backend]
+//! depends_on = ["database"]       # rolls out after these are ready
+//! ports = [8000]
+//! chart = { path = "charts/backend", values = ["charts/backend/values-local.yaml"] }
+//!
+//! [services.backend.image]        # owned by hoist-imager; kept as written
+//!
+//! [services.backend.env]
+//! files = [".env"]                # default [".env"]; missing files are skipped
+//! required = ["DATABASE_URL", "JWT_SECRET"]
+//! keys = ["LOG_LEVEL", "OPENAI_API_KEY"]  # optional: taken when set
+//! secret = ["DATABASE_URL"]       # always Secret
+//! config = ["LOG_LEVEL"]          # always `ConfigMap`; refused if it looks secret
+//! allow_plain = []                # `ConfigMap` even though it looks secret
+//! defaults = { LOG_LEVEL = "info" }
+//!
+//! [profiles.production.services.backend.env.defaults]
+//! LOG_LEVEL = "warning"           # a profile overrides any field
+//! ```
+//!
+//! - Names (project, namespace, services) are DNS-1123 labels; variable names
+//!   are `[A-Za-z_][A-Za-z0-9_]*`.
+//! - Unknown keys are errors that suggest the nearest valid key; every error
+//!   names the file, line and column.
+//! - `depends_on` targets must exist and must not form a cycle;
+//!   [`Stack::rollout_levels`] gives the order.
+//! - `[profiles.<name>]` is deep-merged over the document before it is read
+//!   (tables merge key by key, anything else replaces). Every profile is
+//!   validated on every load, not only the selected one.
+//! - A service takes exactly the variables its `env` names; see [`mapping`]
+//!   for where values come from and in which precedence, and [`dotenv`] for
+//!   the `.env` syntax.
+//!
+//! # Classification
+//!
+//! Explicit lists first (`secret`, then `allow_plain`, then `config`), then
+//! name rules, then value rules (both from hoist-secrets). A variable listed
+//! in `config` that looks secret by name or value is refused unless it is
+//! also in `allow_plain`.
 //!
 //! ```no_run
-//! let path = hoist_config::find_stack_file(std::path::Path::new("."))?;
-//! println!("stack file: {}", path.display());
+//! use hoist_config::{EnvInputs, Stack, find_stack_file, resolve};
+//!
+//! let path = find_stack_file(std::path::Path::new("."))?;
+//! let stack = Stack::load(&path, Some("local"))?;
+//! let mapping = resolve(&stack, &EnvInputs::from_process(Vec::new()))?;
+//! for env in mapping.services.values() {
+//!     let config_map = env.config_map();
+//!     let secret = env.secret();
+//!     println!("{} -> {} / {} ({})", env.service, env.config_map_name(), env.secret_name(), env.config_hash());
+//! #   let _ = (config_map, secret);
+//! }
 //! # Ok::<(), hoist_config::Error>(())
 //! ```
 #![deny(missing_docs)]
 
+mod classify;
+pub mod dotenv;
+mod error;
+mod k8s;
+mod lint;
+mod location;
+pub mod mapping;
+mod secret;
+mod stack;
+
 use std::path::{Path, PathBuf};
+
+pub use classify::{Listing, Reason, Target, classify};
+pub use error::{DotenvError, EnvError, Error, Missing, Refusal, Result, StackError};
+pub use k8s::CONFIG_HASH_ANNOTATION;
+pub use lint::{EXAMPLE_FILE, Finding, lint_example};
+pub use location::Location;
+pub use mapping::{EnvInputs, Mapping, ServiceEnv, Source, Value, Var, resolve};
+pub use secret::{REDACTED, SecretValue};
+pub use stack::{Chart, EnvSpec, Service, Stack};
 
 /// The stack file's name.
 pub const STACK_FILE: &str = "hoist.toml";
-
-/// Everything that can go wrong reading configuration.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum Error {
-    /// No `hoist.toml` in the directory or any parent.
-    #[error("no {STACK_FILE} in {} or any parent directory; run hoist in your project or name the file with `-f`", start.display())]
-    StackFileNotFound {
-        /// Where the search started.
-        start: PathBuf,
-    },
-}
-
-/// The config crate's result type.
-pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Finds `hoist.toml` in `start` or its nearest parent that has one.
 ///

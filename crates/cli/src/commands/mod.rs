@@ -2,7 +2,9 @@
 //! the result.
 
 mod completions;
+mod config;
 mod doctor;
+mod render;
 
 use std::process::ExitCode;
 
@@ -23,6 +25,8 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Doctor(args) => doctor::run(&cli.global, &args).await,
             Command::Completions(args) => Ok(completions::run(&args)),
+            Command::Config(args) => config::run(&cli.global, &args),
+            Command::Render(args) => render::run(&cli.global, &args),
         }
     });
     match result {

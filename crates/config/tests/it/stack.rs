@@ -1,0 +1,154 @@
+//! Valid stacks: profiles, rollout order, the image table.
+
+use std::path::Path;
+
+use hoist_config::{Stack, StackError};
+
+use crate::{load, project};
+
+const EXAMPLE: &str = "../../examples/todo-chatbot/hoist.toml";
+
+#[test]
+fn the_reference_stack_loads_under_every_profile() {
+    for profile in [None, Some("local"), Some("production")] {
+        let stack = Stack::load(Path::new(EXAMPLE), profile).unwrap();
+        assert_eq!(stack.project, "todo-chatbot");
+        assert_eq!(stack.namespace, "todo");
+        assert_eq!(stack.profiles, ["local", "production"]);
+        assert_eq!(
+            stack.rollout_levels(),
+            [vec!["database"], vec!["backend"], vec!["frontend"]]
+        );
+        for service in stack.services.values() {
+            assert!(service.image.is_some(), "every service has an image table");
+        }
+    }
+    let production = Stack::load(Path::new(EXAMPLE), Some("production")).unwrap();
+    let backend = &production.services["backend"];
+    assert_eq!(backend.ports, [8000]);
+    let chart = backend.chart.as_ref().unwrap();
+    assert_eq!(chart.path, Path::new("../../charts/todo-backend"));
+    assert_eq!(
+        chart.values,
+        [
+            Path::new("../../charts/todo-backend/values.yaml"),
+            Path::new("../../charts/todo-backend/values-production.yaml")
+        ]
+    );
+    assert_eq!(backend.env.defaults["LOG_LEVEL"].get_ref(), "warning");
+}
+
+#[test]
+fn a_profile_deep_merges_over_the_base() {
+    let dir = project(&[(
+        "hoist.toml",
+        r#"project = "shop"
+
+[services.web]
+ports = [3000]
+env = { required = ["A"], defaults = { LEVEL = "info", MODE = "base" } }
+
+[profiles.prod]
+namespace = "shop-prod"
+services.web.env.defaults = { LEVEL = "warn" }
+"#,
+    )]);
+    let base = load(dir.path(), None);
+    assert_eq!(base.namespace, "shop");
+    assert_eq!(base.services["web"].env.defaults["LEVEL"].get_ref(), "info");
+
+    let prod = load(dir.path(), Some("prod"));
+    assert_eq!(prod.profile.as_deref(), Some("prod"));
+    assert_eq!(prod.namespace, "shop-prod");
+    let env = &prod.services["web"].env;
+    assert_eq!(env.defaults["LEVEL"].get_ref(), "warn");
+    assert_eq!(
+        env.defaults["MODE"].get_ref(),
+        "base",
+        "untouched keys survive the merge"
+    );
+    assert_eq!(env.required[0].get_ref(), "A");
+    assert_eq!(prod.services["web"].ports, [3000]);
+    // The merged value still points at the line the profile wrote it on.
+    assert_eq!(prod.location(&env.defaults["LEVEL"].span()).line, 9);
+}
+
+#[test]
+fn independent_services_share_a_level() {
+    let dir = project(&[(
+        "hoist.toml",
+        r#"project = "shop"
+[services.db]
+[services.cache]
+[services.api]
+depends_on = ["db", "cache"]
+[services.worker]
+depends_on = ["db"]
+[services.web]
+depends_on = ["api"]
+"#,
+    )]);
+    assert_eq!(
+        load(dir.path(), None).rollout_levels(),
+        [vec!["cache", "db"], vec!["api", "worker"], vec!["web"]]
+    );
+}
+
+#[derive(Debug, serde::Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+struct Recipe {
+    base: String,
+    #[serde(default)]
+    layers: Vec<String>,
+}
+
+#[test]
+fn the_image_table_deserializes_with_located_errors() {
+    let dir = project(&[(
+        "hoist.toml",
+        r#"project = "shop"
+
+[services.web.image]
+base = "python"
+layers = ["app"]
+
+[services.db]
+
+[services.bad.image]
+base = "node"
+layer = ["src"]
+
+[profiles.slim.services.web.image]
+base = "scratch"
+"#,
+    )]);
+    let stack = load(dir.path(), None);
+    let image = stack.services["web"].image.as_ref().unwrap();
+    assert_eq!(image.get_ref()["base"].as_str(), Some("python"));
+    assert_eq!(stack.location(&image.span()).line, 3);
+    assert_eq!(
+        stack.deserialize_image::<Recipe>("web").unwrap(),
+        Some(Recipe {
+            base: "python".into(),
+            layers: vec!["app".into()]
+        })
+    );
+    assert_eq!(stack.deserialize_image::<Recipe>("db").unwrap(), None);
+    let error = stack.deserialize_image::<Recipe>("bad").unwrap_err();
+    assert!(matches!(error, StackError::UnknownKey { .. }));
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:11:1: unknown key `layer`; did you mean `layers`?",
+            dir.path().join("hoist.toml").display()
+        )
+    );
+    let slim = load(dir.path(), Some("slim"));
+    assert_eq!(
+        slim.deserialize_image::<Recipe>("web").unwrap(),
+        Some(Recipe {
+            base: "scratch".into(),
+            layers: vec!["app".into()]
+        })
+    );
+}
