@@ -1,0 +1,60 @@
+// Same-origin proxy: the browser calls /api/*, this server forwards to the
+// backend named by BACKEND_URL, read at request time so one image serves
+// every environment.
+import type { NextRequest } from "next/server";
+
+export const dynamic = "force-dynamic";
+export const runtime = "nodejs";
+
+const FORWARDED_REQUEST_HEADERS = ["authorization", "content-type", "accept"];
+const FORWARDED_RESPONSE_HEADERS = ["content-type", "www-authenticate", "retry-after"];
+const TIMEOUT_MS = 60_000;
+
+function backendBase(): string | null {
+  const raw = process.env.BACKEND_URL?.trim();
+  return raw ? raw.replace(/\/+$/, "") : null;
+}
+
+async function proxy(request: NextRequest): Promise<Response> {
+  const base = backendBase();
+  if (!base) {
+    console.error(JSON.stringify({ level: "error", msg: "BACKEND_URL is not set" }));
+    return Response.json({ detail: "frontend misconfigured: BACKEND_URL is not set" }, { status: 500 });
+  }
+  const target = base + request.nextUrl.pathname + request.nextUrl.search;
+  const headers = new Headers();
+  for (const name of FORWARDED_REQUEST_HEADERS) {
+    const value = request.headers.get(name);
+    if (value) headers.set(name, value);
+  }
+  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  let upstream: Response;
+  try {
+    upstream = await fetch(target, {
+      method: request.method,
+      headers,
+      body: hasBody ? await request.arrayBuffer() : undefined,
+      redirect: "manual",
+      cache: "no-store",
+      signal: AbortSignal.timeout(TIMEOUT_MS),
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    console.error(JSON.stringify({ level: "error", msg: "backend unreachable", path: request.nextUrl.pathname, reason }));
+    return Response.json({ detail: "backend unreachable" }, { status: 502 });
+  }
+  const responseHeaders = new Headers();
+  for (const name of FORWARDED_RESPONSE_HEADERS) {
+    const value = upstream.headers.get(name);
+    if (value) responseHeaders.set(name, value);
+  }
+  responseHeaders.set("cache-control", "no-store");
+  const body = upstream.status === 204 || upstream.status === 304 ? null : await upstream.arrayBuffer();
+  return new Response(body, { status: upstream.status, headers: responseHeaders });
+}
+
+export const GET = proxy;
+export const POST = proxy;
+export const PUT = proxy;
+export const PATCH = proxy;
+export const DELETE = proxy;
