@@ -46,8 +46,17 @@ pub(crate) fn run(
             if text.trim().is_empty() {
                 text = String::from_utf8_lossy(&output.stdout).into_owned();
             }
-            let tail: Vec<&str> = text.lines().rev().take(20).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
+            // Tools put the cause first and usage or hints last: keep both ends.
+            let lines: Vec<&str> = text.lines().collect();
+            let shown = if lines.len() <= 24 {
+                lines.join("\n")
+            } else {
+                format!(
+                    "{}\n...\n{}",
+                    lines[..12].join("\n"),
+                    lines[lines.len() - 12..].join("\n")
+                )
+            };
             return Err(Error::Prepare {
                 run: step.run.clone(),
                 reason: format!(

@@ -1,6 +1,7 @@
 //! One module per subcommand; each calls one library entry point and renders
 //! the result.
 
+mod build;
 mod completions;
 mod doctor;
 
@@ -23,6 +24,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Doctor(args) => doctor::run(&cli.global, &args).await,
             Command::Completions(args) => Ok(completions::run(&args)),
+            Command::Build(args) => build::run(&cli.global, &args),
         }
     });
     match result {
