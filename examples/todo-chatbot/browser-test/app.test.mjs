@@ -78,11 +78,9 @@ async function waitFor(url, child, timeoutMs = 60_000) {
 // Copy the standalone output the way an image holds it, read-only, and run it as
 // an unprivileged user when we are root: only .next/cache is writable, so a write
 // anywhere else fails the test.
-function assembleFrontend() {
+function assembleFrontend(dir) {
   const standalone = path.join(frontendDir, ".next/standalone/server.js");
   assert.ok(existsSync(standalone), "frontend is not built: run `npm run build` in frontend/");
-  const dir = mkdtempSync(path.join(tmpdir(), "todo-frontend-"));
-  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   cpSync(path.join(frontendDir, ".next/standalone"), dir, { recursive: true });
   cpSync(path.join(frontendDir, ".next/static"), path.join(dir, ".next/static"), { recursive: true });
   cpSync(path.join(frontendDir, "public"), path.join(dir, "public"), { recursive: true });
@@ -102,11 +100,71 @@ function assembleFrontend() {
   const ids = asRoot ? { uid: 65534, gid: 65534 } : {};
   if (asRoot) chownSync(cache, 65534, 65534);
   readOnly(dir);
-  return { dir, ids };
+  return ids;
+}
+
+// Debian bookworm's Node 18 from the offline base (HOIST_BASES_DIR/node.tar), in a
+// chroot: the frontend must run there as well as on the host's Node 20.
+const node18Tar = process.env.HOIST_BASES_DIR ? path.join(process.env.HOIST_BASES_DIR, "node.tar") : null;
+const node18Skip =
+  !node18Tar || !existsSync(node18Tar)
+    ? "HOIST_BASES_DIR/node.tar (cargo xtask bases) is not there"
+    : userInfo().uid !== 0
+      ? "chroot needs root"
+      : false;
+
+function frontendEnv(port) {
+  return {
+    PATH: "/usr/bin:/bin",
+    NODE_ENV: "production",
+    NEXT_TELEMETRY_DISABLED: "1",
+    HOSTNAME: "127.0.0.1",
+    PORT: String(port),
+    BACKEND_URL: backendUrl,
+  };
+}
+
+async function startHostFrontend() {
+  const dir = mkdtempSync(path.join(tmpdir(), "todo-frontend-"));
+  cleanups.push(() => {
+    spawnSync("chmod", ["-R", "u+w", dir]); // made read-only below
+    rmSync(dir, { recursive: true, force: true });
+  });
+  chmodSync(dir, 0o755);
+  const ids = assembleFrontend(dir);
+  const port = await freePort();
+  const child = start("frontend (node " + process.version + ")", process.execPath, ["server.js"], {
+    cwd: dir,
+    ...ids,
+    env: { ...frontendEnv(port), PATH: process.env.PATH },
+  });
+  await waitFor(`http://127.0.0.1:${port}/healthz`, child);
+  return `http://127.0.0.1:${port}`;
+}
+
+async function startNode18Frontend() {
+  const root = mkdtempSync(path.join(tmpdir(), "todo-node18-"));
+  cleanups.push(() => rmSync(root, { recursive: true, force: true }));
+  chmodSync(root, 0o755);
+  const untar = spawnSync("tar", ["-xf", node18Tar, "-C", root], { encoding: "utf8" });
+  assert.equal(untar.status, 0, untar.stderr);
+  const app = path.join(root, "app");
+  mkdirSync(app);
+  assembleFrontend(app);
+  const version = spawnSync("chroot", [root, "node", "--version"], { encoding: "utf8" }).stdout.trim();
+  assert.match(version, /^v18\./);
+  const port = await freePort();
+  const env = Object.entries(frontendEnv(port)).map(([k, v]) => `${k}=${v}`);
+  const child = start(`frontend (bookworm node ${version})`, "chroot", ["--userspec=65534:65534", root, "/usr/bin/env", "-i", ...env, "node", "/app/server.js"], {
+    cwd: "/",
+  });
+  await waitFor(`http://127.0.0.1:${port}/healthz`, child);
+  return `http://127.0.0.1:${port}`;
 }
 
 let backendUrl;
 let frontendUrl;
+let node18Url;
 let dbName;
 
 before(async () => {
@@ -132,22 +190,8 @@ before(async () => {
   });
   await waitFor(`${backendUrl}/ready`, backend);
 
-  const { dir, ids } = assembleFrontend();
-  const frontendPort = await freePort();
-  frontendUrl = `http://127.0.0.1:${frontendPort}`;
-  const frontend = start("frontend", process.execPath, ["server.js"], {
-    cwd: dir,
-    ...ids,
-    env: {
-      PATH: process.env.PATH,
-      NODE_ENV: "production",
-      NEXT_TELEMETRY_DISABLED: "1",
-      HOSTNAME: "127.0.0.1",
-      PORT: String(frontendPort),
-      BACKEND_URL: backendUrl,
-    },
-  });
-  await waitFor(`${frontendUrl}/healthz`, frontend);
+  frontendUrl = await startHostFrontend();
+  if (!node18Skip) node18Url = await startNode18Frontend();
 });
 
 after(async () => {
@@ -161,16 +205,39 @@ after(async () => {
   if (dbName) db(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
 });
 
-test("healthz answers without the backend and the proxy forwards /api", { skip: !adminUrl }, async () => {
+async function checkProxy(frontendUrl) {
   const health = await fetch(`${frontendUrl}/healthz`);
   assert.equal(health.status, 200);
   assert.deepEqual(await health.json(), { status: "ok" });
   const unauthorised = await fetch(`${frontendUrl}/api/tasks`);
   assert.equal(unauthorised.status, 401);
   assert.deepEqual(await unauthorised.json(), { detail: "missing or invalid bearer token" });
-});
+  // Every method and an empty-bodied 204 go through.
+  const signup = await fetch(`${frontendUrl}/api/auth/signup`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ username: `proxy_${randomBytes(4).toString("hex")}`, password: "proxy test password" }),
+  });
+  assert.equal(signup.status, 201);
+  const auth = { authorization: `Bearer ${(await signup.json()).token}`, "content-type": "application/json" };
+  const created = await fetch(`${frontendUrl}/api/tasks`, { method: "POST", headers: auth, body: JSON.stringify({ title: "via proxy" }) });
+  assert.equal(created.status, 201);
+  const patched = await fetch(`${frontendUrl}/api/tasks/1`, { method: "PATCH", headers: auth, body: JSON.stringify({ done: true }) });
+  assert.equal((await patched.json()).done, true);
+  const deleted = await fetch(`${frontendUrl}/api/tasks/1`, { method: "DELETE", headers: { authorization: auth.authorization } });
+  assert.equal(deleted.status, 204);
+  assert.equal(await deleted.text(), "");
+  const listed = await fetch(`${frontendUrl}/api/tasks?unused=1`, { headers: auth });
+  assert.deepEqual(await listed.json(), []);
+}
 
-test("sign up, log in, add tasks by form and by chat, reload", { skip: !adminUrl, timeout: 240_000 }, async () => {
+test("frontend on the host's node: healthz without the backend, the proxy forwards /api", { skip: !adminUrl }, () =>
+  checkProxy(frontendUrl),
+);
+
+test("frontend on bookworm's node 18: the same", { skip: !adminUrl ? "no database" : node18Skip }, () => checkProxy(node18Url));
+
+async function uiFlow(frontendUrl, screenshot) {
   const userDataDir = mkdtempSync(path.join(tmpdir(), "todo-chromium-"));
   cleanups.push(() => rmSync(userDataDir, { recursive: true, force: true }));
   const context = await chromium.launchPersistentContext(userDataDir, {
@@ -236,7 +303,7 @@ test("sign up, log in, add tasks by form and by chat, reload", { skip: !adminUrl
     assert.equal(await page.getByLabel("Mark task 1 not done").isChecked(), true);
 
     mkdirSync(resultsDir, { recursive: true });
-    await page.screenshot({ path: path.join(resultsDir, "app.png"), fullPage: true });
+    await page.screenshot({ path: path.join(resultsDir, screenshot), fullPage: true });
 
     await page.getByLabel("Delete task 2").click();
     await page.getByTestId("task").filter({ hasText: "walk the dog" }).waitFor({ state: "detached" });
@@ -244,4 +311,12 @@ test("sign up, log in, add tasks by form and by chat, reload", { skip: !adminUrl
   } finally {
     await context.close();
   }
-});
+}
+
+test("sign up, log in, add tasks by form and by chat, reload", { skip: !adminUrl, timeout: 240_000 }, () =>
+  uiFlow(frontendUrl, "app.png"),
+);
+
+test("the same in the browser, served by bookworm's node 18", { skip: !adminUrl ? "no database" : node18Skip, timeout: 240_000 }, () =>
+  uiFlow(node18Url, "app-node18.png"),
+);

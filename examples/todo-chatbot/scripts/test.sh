@@ -8,6 +8,8 @@
 #                            created and dropped per run)
 #   HOIST_TEST_PG_BIN        PostgreSQL 15's bin directory (initdb, pg_ctl, postgres)
 # Without them the database tests skip, unless CI=true, where that is a failure.
+# Optional: HOIST_BASES_DIR (offline bases from `cargo xtask bases`) adds checks in
+# chroots of postgres.tar and node.tar (as root).
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -199,3 +199,65 @@ def test_refuses_to_run_as_root(ep: Entrypoint) -> None:
         f"docker-entrypoint.sh: refusing to run as root; run as the postgres user (uid {uid}) "
         "or any non-root uid that owns PGDATA\n"
     )
+
+
+def test_in_the_offline_postgres_base(tmp_path: Path) -> None:
+    """The image hoist builds: HOIST_BASES_DIR/postgres.tar plus this script, as the
+    base's own postgres uid, in a chroot."""
+    bases = os.environ.get("HOIST_BASES_DIR")
+    tar = Path(bases) / "postgres.tar" if bases else None
+    if tar is None or not tar.exists() or os.geteuid() != 0:
+        pytest.skip("needs HOIST_BASES_DIR/postgres.tar (cargo xtask bases) and root for chroot")
+    root = Path(tempfile.mkdtemp(prefix="todo-pgbase-"))
+    proc: subprocess.Popen[str] | None = None
+    try:
+        subprocess.run(["tar", "--numeric-owner", "-xf", str(tar), "-C", str(root)], check=True)
+        shutil.copy(SCRIPT, root / "usr/local/bin/docker-entrypoint.sh")
+        (root / "usr/local/bin/docker-entrypoint.sh").chmod(0o755)
+        fields = next(
+            line.split(":") for line in (root / "etc/passwd").read_text().splitlines() if line.startswith("postgres:")
+        )
+        uid, gid = int(fields[2]), int(fields[3])
+        volume = root / "var/lib/postgresql/data"
+        volume.mkdir(parents=True, exist_ok=True)
+        os.chown(volume, uid, gid)
+        port = _free_port()
+        password = "test-" + secrets.token_hex(8)
+        env = [
+            "PATH=/usr/bin:/bin",
+            "POSTGRES_USER=todo",
+            f"POSTGRES_PASSWORD={password}",
+            "POSTGRES_DB=todo",
+            "PGDATA=/var/lib/postgresql/data/pgdata",
+        ]
+        proc = subprocess.Popen(
+            ["chroot", f"--userspec={uid}:{gid}", str(root), "/usr/bin/env", "-i", *env,
+             "/usr/local/bin/docker-entrypoint.sh", "-c", "listen_addresses=127.0.0.1", "-p", str(port)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        deadline = time.monotonic() + 90
+        url = make_conninfo(host="127.0.0.1", port=port, user="todo", password=password, dbname="todo")
+        while True:
+            assert proc.poll() is None, proc.communicate()[0]
+            try:
+                with psycopg.connect(url, connect_timeout=2) as conn:
+                    assert conn.execute("SELECT current_user, current_database()").fetchone() == ("todo", "todo")
+                    assert conn.execute("SHOW server_version").fetchone()[0].startswith("15.")
+                break
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline, "postgres in the base never accepted the password"
+                time.sleep(0.5)
+        with pytest.raises(psycopg.OperationalError, match='password authentication failed for user "todo"'):
+            psycopg.connect(make_conninfo(url, password="wrong-password")).close()
+        proc.send_signal(signal.SIGTERM)
+        out, _ = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out
+        assert "docker-entrypoint.sh: initialised; database todo ready" in out
+        assert (volume / "pgdata/PG_VERSION").read_text().strip() == "15"
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(root, ignore_errors=True)

@@ -27,13 +27,15 @@ async function proxy(request: NextRequest): Promise<Response> {
     const value = request.headers.get(name);
     if (value) headers.set(name, value);
   }
-  const hasBody = request.method !== "GET" && request.method !== "HEAD";
+  // An empty body is sent as none: Node 18's fetch fails on a zero-length ArrayBuffer
+  // (content-length mismatch), e.g. on every DELETE.
+  const requestBody = request.method === "GET" || request.method === "HEAD" ? null : await request.arrayBuffer();
   let upstream: Response;
   try {
     upstream = await fetch(target, {
       method: request.method,
       headers,
-      body: hasBody ? await request.arrayBuffer() : undefined,
+      body: requestBody && requestBody.byteLength > 0 ? requestBody : undefined,
       redirect: "manual",
       cache: "no-store",
       signal: AbortSignal.timeout(TIMEOUT_MS),
