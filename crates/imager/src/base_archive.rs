@@ -88,6 +88,35 @@ pub(crate) fn docker_archive(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
         ));
     }
 
+    let mut found = import_layers(path, ctx, &what, &manifest.layers, &diff_ids)?;
+    let layers = (0..manifest.layers.len())
+        .map(|i| {
+            found
+                .remove(&i)
+                .ok_or_else(|| invalid(&what, format!("lacks layer {}", manifest.layers[i])))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Ok(BaseImage {
+        layers,
+        config: Some(config),
+    })
+}
+
+/// The second pass: each layer tar the manifest names goes into the blob
+/// store, checked entry by entry, its `diff_id` compared with the config's.
+fn import_layers(
+    path: &Path,
+    ctx: &Ctx<'_>,
+    what: &str,
+    names: &[String],
+    diff_ids: &[String],
+) -> Result<BTreeMap<usize, crate::base::BaseLayer>> {
+    let read_err = |e: io::Error| {
+        Error::from(BaseError::Unreadable {
+            what: what.to_owned(),
+            reason: e.to_string(),
+        })
+    };
     let mut found = BTreeMap::new();
     for entry in open(path)?.entries().map_err(read_err)? {
         let entry = entry.map_err(read_err)?;
@@ -96,7 +125,7 @@ pub(crate) fn docker_archive(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
             .map_err(read_err)?
             .to_string_lossy()
             .into_owned();
-        let Some(index) = manifest.layers.iter().position(|l| *l == name) else {
+        let Some(index) = names.iter().position(|l| *l == name) else {
             continue;
         };
         let layer_what = format!("{what} layer {}", index + 1);
@@ -134,15 +163,5 @@ pub(crate) fn docker_archive(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
         save(&record, &layer)?;
         found.insert(index, layer);
     }
-    let layers = (0..manifest.layers.len())
-        .map(|i| {
-            found
-                .remove(&i)
-                .ok_or_else(|| invalid(&what, format!("lacks layer {}", manifest.layers[i])))
-        })
-        .collect::<Result<Vec<_>>>()?;
-    Ok(BaseImage {
-        layers,
-        config: Some(config),
-    })
+    Ok(found)
 }

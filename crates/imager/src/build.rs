@@ -132,7 +132,6 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
     let mtime = options.source_date_epoch;
 
     crate::prepare::run(recipe, &cache, reporter, &mut work)?;
-
     let ctx = base::Ctx {
         store: cache.store(),
         cache_dir: cache.dir(),
@@ -142,7 +141,6 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
         reuse: cache.reuse(),
     };
     let base = base::load(&recipe.base, &ctx)?;
-
     let walked = recipe
         .layers
         .iter()
@@ -152,9 +150,8 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
         .iter()
         .map(|w| layer::input_key(w, level))
         .collect::<Result<Vec<_>>>()?;
-    let created = rfc3339(options.source_date_epoch);
     let stamp = Stamp {
-        created: created.clone(),
+        created: rfc3339(options.source_date_epoch),
         revision: options.revision.as_deref(),
     };
     let user = resolve_user(
@@ -162,52 +159,79 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
         base.config.as_ref(),
         passwd(base.layers.iter().map(|l| &l.listing)),
     )?;
-
-    let mut scan = crate::scan::Scan::new(recipe)?;
-    scan.base_layers(&base, &cache, &mut work)?;
     let records: Vec<Option<LayerRecord>> = keys.iter().map(|key| cache.layer(key)).collect();
-    for ((layer, walked), record) in recipe.layers.iter().zip(&walked).zip(&records) {
-        if record.as_ref().is_none_or(|r| r.scanned != scan.key()) {
-            scan.host_files(&layer.name, walked, &mut work)?;
-        }
-    }
-    // The config is scanned before any layer is packed, so a secret in Env
-    // or Labels fails the build before anything is written.
-    let preview = config_json(recipe, base.config.as_ref(), &user, &[], &stamp)?;
-    scan.config(&preview)?;
-    scan.finish()?;
+    let scan_key = scan_everything(
+        recipe, &base, &walked, &records, &cache, &user, &stamp, &mut work,
+    )?;
 
     let mut ours: Vec<(PackedLayer, bool)> = Vec::new();
     for (((layer, walked), key), record) in
         recipe.layers.iter().zip(&walked).zip(&keys).zip(records)
     {
-        if let Some(record) = record {
+        let (packed, cached) = if let Some(record) = record {
             work.layers_reused += 1;
-            if record.scanned != scan.key() {
-                cache.put_layer(
-                    key,
-                    &LayerRecord {
-                        packed: record.packed.clone(),
-                        scanned: scan.key().to_owned(),
-                    },
-                )?;
-            }
-            ours.push((record.packed, true));
-            continue;
-        }
-        let packed = layer::pack(walked, &layer.name, level, mtime, cache.store(), reporter)?;
-        work.layers_packed += 1;
-        work.bytes_packed += packed.uncompressed_size;
-        cache.put_layer(
-            key,
-            &LayerRecord {
-                packed: packed.clone(),
-                scanned: scan.key().to_owned(),
-            },
-        )?;
-        ours.push((packed, false));
+            (record.packed, true)
+        } else {
+            let packed = layer::pack(walked, &layer.name, level, mtime, cache.store(), reporter)?;
+            work.layers_packed += 1;
+            work.bytes_packed += packed.uncompressed_size;
+            (packed, false)
+        };
+        let record = LayerRecord {
+            packed,
+            scanned: scan_key.clone(),
+        };
+        cache.put_layer(key, &record)?;
+        ours.push((record.packed, cached));
     }
+    check_budget(recipe, options, &base, &ours)?;
+    write(
+        recipe,
+        options,
+        &base,
+        &ours,
+        &user,
+        &stamp,
+        cache.store(),
+        reporter,
+        work,
+    )
+}
 
+/// Scans base layers, changed recipe layers and the config before anything
+/// is written; returns the scan's key for the layer records.
+#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
+fn scan_everything(
+    recipe: &Recipe,
+    base: &BaseImage,
+    walked: &[layer::Walked],
+    records: &[Option<LayerRecord>],
+    cache: &Cache,
+    user: &str,
+    stamp: &Stamp<'_>,
+    work: &mut Work,
+) -> Result<String> {
+    let mut scan = crate::scan::Scan::new(recipe)?;
+    scan.base_layers(base, cache, work)?;
+    for ((layer, walked), record) in recipe.layers.iter().zip(walked).zip(records) {
+        if record.as_ref().is_none_or(|r| r.scanned != scan.key()) {
+            scan.host_files(&layer.name, walked, work)?;
+        }
+    }
+    // The config is scanned before any layer is packed, so a secret in Env
+    // or Labels fails the build before anything is written.
+    let preview = config_json(recipe, base.config.as_ref(), user, &[], stamp)?;
+    scan.config(&preview)?;
+    scan.finish()?;
+    Ok(scan.key().to_owned())
+}
+
+fn check_budget(
+    recipe: &Recipe,
+    options: &BuildOptions,
+    base: &BaseImage,
+    ours: &[(PackedLayer, bool)],
+) -> Result<()> {
     let listings: Vec<Listing> = ours
         .iter()
         .map(|(p, _)| Listing {
@@ -225,7 +249,7 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
             listing: &l.listing,
         })
         .collect();
-    sized.extend(recipe.layers.iter().zip(&ours).zip(&listings).map(
+    sized.extend(recipe.layers.iter().zip(ours).zip(&listings).map(
         |((layer, (packed, _)), listing)| Sized {
             name: &layer.name,
             size: packed.size,
@@ -233,13 +257,27 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
             listing,
         },
     ));
-    budget::check(
+    Ok(budget::check(
         &options.service,
         recipe.budget_for(&options.service),
         &sized,
-    )?;
+    )?)
+}
 
-    let reports = reports(&base, recipe, &ours);
+/// Writes the config, the manifest and both outputs.
+#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
+fn write(
+    recipe: &Recipe,
+    options: &BuildOptions,
+    base: &BaseImage,
+    ours: &[(PackedLayer, bool)],
+    user: &str,
+    stamp: &Stamp<'_>,
+    store: &crate::blobs::BlobStore,
+    reporter: &dyn Reporter,
+    work: Work,
+) -> Result<Built> {
+    let reports = reports(base, recipe, ours);
     let config_layers: Vec<ConfigLayer<'_>> = reports
         .iter()
         .enumerate()
@@ -251,13 +289,13 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
             created_by: (i >= base.layers.len()).then(|| format!("hoist: layer {}", r.name)),
         })
         .collect();
-    let config = config_json(recipe, base.config.as_ref(), &user, &config_layers, &stamp)?;
+    let config = config_json(recipe, base.config.as_ref(), user, &config_layers, stamp)?;
     let config_digest = sha256(&config);
     let manifest = manifest_json(
         recipe,
         (&config_digest, config.len() as u64),
         &config_layers,
-        &stamp,
+        stamp,
     )?;
     let manifest_digest = sha256(&manifest);
     let tag = hex_part(&manifest_digest)[..12].to_owned();
@@ -269,7 +307,7 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
     let layout = options.out_dir.join("oci");
     let archive = options.out_dir.join("image.tar");
     let image = Image {
-        store: cache.store(),
+        store,
         manifest: (&manifest_digest, &manifest),
         config: (&config_digest, &config),
         layers: reports.iter().map(|r| r.digest.as_str()).collect(),

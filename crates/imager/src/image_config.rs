@@ -91,34 +91,7 @@ pub(crate) fn config_json(
     stamp: &Stamp<'_>,
 ) -> Result<Vec<u8>> {
     let base_config = base.and_then(|b| b.config().clone());
-    let mut env: BTreeMap<String, String> = BTreeMap::new();
-    let mut env_order: Vec<String> = Vec::new();
-    for pair in base_config
-        .as_ref()
-        .and_then(|c| c.env().clone())
-        .unwrap_or_default()
-    {
-        let (k, v) = pair.split_once('=').unwrap_or((&pair, ""));
-        if env.insert(k.to_owned(), v.to_owned()).is_none() {
-            env_order.push(k.to_owned());
-        }
-    }
-    if !env.contains_key("PATH") {
-        env_order.insert(0, "PATH".to_owned());
-        env.insert(
-            "PATH".to_owned(),
-            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
-        );
-    }
-    for (k, v) in &recipe.config.env {
-        if env.insert(k.clone(), v.clone()).is_none() {
-            env_order.push(k.clone());
-        }
-    }
-    let env: Vec<String> = env_order
-        .iter()
-        .map(|k| format!("{k}={}", env[k]))
-        .collect();
+    let env = merged_env(recipe, base_config.as_ref());
     let mut labels: BTreeMap<String, String> = base_config
         .as_ref()
         .and_then(|c| c.labels().clone())
@@ -199,6 +172,35 @@ pub(crate) fn config_json(
         .build()
         .map_err(spec_err)?;
     Ok(canonical(&image))
+}
+
+/// The base's environment with the recipe's on top, in first-seen order
+/// (PATH first when the base has none).
+fn merged_env(recipe: &Recipe, base_config: Option<&oci_spec::image::Config>) -> Vec<String> {
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    let mut order: Vec<String> = Vec::new();
+    for pair in base_config
+        .and_then(|c| c.env().clone())
+        .unwrap_or_default()
+    {
+        let (k, v) = pair.split_once('=').unwrap_or((&pair, ""));
+        if env.insert(k.to_owned(), v.to_owned()).is_none() {
+            order.push(k.to_owned());
+        }
+    }
+    if !env.contains_key("PATH") {
+        order.insert(0, "PATH".to_owned());
+        env.insert(
+            "PATH".to_owned(),
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_owned(),
+        );
+    }
+    for (k, v) in &recipe.config.env {
+        if env.insert(k.clone(), v.clone()).is_none() {
+            order.push(k.clone());
+        }
+    }
+    order.iter().map(|k| format!("{k}={}", env[k])).collect()
 }
 
 fn annotations(recipe: &Recipe, stamp: &Stamp<'_>) -> BTreeMap<String, String> {

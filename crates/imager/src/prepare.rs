@@ -59,12 +59,7 @@ pub(crate) fn run(
             };
             return Err(Error::Prepare {
                 run: step.run.clone(),
-                reason: format!(
-                    "{} in {}:\n{}",
-                    output.status,
-                    dir.display(),
-                    tail.join("\n")
-                ),
+                reason: format!("{} in {}:\n{shown}", output.status, dir.display()),
             });
         }
         if let Some(missing) = step.outputs.iter().find(|o| !o.exists()) {

@@ -5,6 +5,7 @@
 //! Run with `HOIST_BASES_DIR=/var/cache/hoist/bases cargo test -p hoist-imager --test it`
 //! after `source /var/lib/hoist-ci/env`.
 
+mod app;
 mod bases;
 mod budget;
 mod cache;
