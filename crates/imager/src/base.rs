@@ -75,6 +75,7 @@ pub(crate) struct Ctx<'a> {
     pub(crate) reporter: &'a dyn Reporter,
     /// False under `--no-cache`: import again.
     pub(crate) reuse: bool,
+    pub(crate) registry_auth: &'a crate::RegistryAuth,
 }
 
 fn invalid(what: &str, reason: impl Into<String>) -> Error {
@@ -99,6 +100,7 @@ pub(crate) fn load(base: &Base, ctx: &Ctx<'_>) -> Result<BaseImage> {
         Base::Rootfs(path) => rootfs_tar(path, ctx),
         Base::OciLayout(spec) => oci_layout(spec, ctx),
         Base::DockerArchive(path) => crate::base_archive::docker_archive(path, ctx),
+        Base::Registry(reference) => crate::base_registry::registry(reference, ctx),
     }
 }
 

@@ -33,6 +33,8 @@ pub struct BuildOptions {
     pub revision: Option<String>,
     /// The repository the docker-archive tags the image in (default `hoist/<service>`).
     pub repository: Option<String>,
+    /// Credentials for a registry base (default [`crate::RegistryAuth::from_env`]).
+    pub registry_auth: crate::RegistryAuth,
 }
 
 impl BuildOptions {
@@ -50,6 +52,7 @@ impl BuildOptions {
                 .unwrap_or(0),
             revision: None,
             repository: None,
+            registry_auth: crate::RegistryAuth::from_env(),
         }
     }
 }
@@ -139,6 +142,7 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
         mtime,
         reporter,
         reuse: cache.reuse(),
+        registry_auth: &options.registry_auth,
     };
     let base = base::load(&recipe.base, &ctx)?;
     let walked = recipe

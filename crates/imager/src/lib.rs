@@ -44,6 +44,7 @@
 
 mod base;
 mod base_archive;
+mod base_registry;
 mod blobs;
 mod budget;
 mod build;
@@ -62,6 +63,7 @@ mod untrusted;
 use std::path::{Path, PathBuf};
 
 pub use base::BaseError;
+pub use base_registry::RegistryAuth;
 pub use budget::BudgetError;
 pub use build::{BuildOptions, Built, LayerReport, Work, build};
 pub use hoist_secrets::{Finding, Rule};

@@ -3,7 +3,8 @@
 //! ```toml
 //! [services.backend.image]
 //! base = { rootfs = "${HOIST_BASES_DIR}/python.tar" }   # or "scratch",
-//! # { oci-layout = "DIR[:TAG]" }, { docker-archive = "FILE" }
+//! # { oci-layout = "DIR[:TAG]" }, { docker-archive = "FILE" },
+//! # { registry = "127.0.0.1:5000/bases/python:3.11" }
 //! budget = { uncompressed = "500MB", compressed = "200MB" }
 //!
 //! [[services.backend.image.prepare]]
@@ -142,6 +143,10 @@ pub enum Base {
     OciLayout(String),
     /// A `docker save` archive.
     DockerArchive(PathBuf),
+    /// An image in an OCI registry, e.g. `127.0.0.1:5000/bases/python:3.11`
+    /// (credentials from `HOIST_REGISTRY_USER`/`HOIST_REGISTRY_PASSWORD` or
+    /// `HOIST_REGISTRY_TOKEN`).
+    Registry(String),
 }
 
 /// A host command run before packing, cached by its inputs.
@@ -336,6 +341,7 @@ impl Recipe {
         };
         self.base = match &self.base {
             Base::Scratch => Base::Scratch,
+            Base::Registry(reference) => Base::Registry(expand_vars(reference)?),
             Base::Rootfs(path) => Base::Rootfs(resolve(path)?),
             Base::DockerArchive(path) => Base::DockerArchive(resolve(path)?),
             Base::OciLayout(spec) => {

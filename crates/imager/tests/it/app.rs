@@ -99,13 +99,7 @@ fn the_backend_image_serves_health_and_readiness_against_postgres() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let built = build_with(
-        &recipe("backend"),
-        "backend",
-        out.path(),
-        &out.path().join("cache"),
-    )
-    .unwrap();
+    let built = build_with(&recipe("backend"), "backend", out.path(), &shared_cache()).unwrap();
     assert_eq!(
         built
             .layers
@@ -161,13 +155,7 @@ fn the_frontend_image_serves_healthz() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
-    let built = build_with(
-        &recipe("frontend"),
-        "frontend",
-        out.path(),
-        &out.path().join("cache"),
-    )
-    .unwrap();
+    let built = build_with(&recipe("frontend"), "frontend", out.path(), &shared_cache()).unwrap();
     assert!(built.uncompressed_size < 300_000_000);
     run(Command::new("docker")
         .args(["-H", &host, "load", "-i"])

@@ -9,6 +9,7 @@ mod app;
 mod bases;
 mod budget;
 mod cache;
+mod registry;
 mod reproducible;
 mod secrets;
 mod support;
