@@ -85,7 +85,10 @@ fn image_tables(stack: &toml::Table, file: &Path) -> anyhow::Result<Vec<(String,
                     file.display()
                 )
             })?;
-            images.push((name.clone(), table.clone()));
+            // An empty table is a placeholder: that service has no image to build yet.
+            if !table.is_empty() {
+                images.push((name.clone(), table.clone()));
+            }
         }
     }
     if images.is_empty() {

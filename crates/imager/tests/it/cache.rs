@@ -61,10 +61,8 @@ fn no_cache_packs_again_and_gives_the_same_digest() {
         &out.path().join("c"),
     )
     .unwrap();
-    let mut options = hoist_imager::BuildOptions::new("backend", out.path().join("o"));
-    options.cache_dir = out.path().join("c");
-    options.source_date_epoch = 0;
-    options.revision = Some("0123456789abcdef".into());
+    let mut options =
+        crate::support::options("backend", &out.path().join("o"), &out.path().join("c"));
     options.no_cache = true;
     let again = hoist_imager::build(&recipe, &options, &hoist_imager::NoReporter).unwrap();
     assert_eq!(again.work.layers_packed, 2);

@@ -3,7 +3,7 @@
 
 use std::process::Command;
 
-use hoist_imager::{BuildOptions, NoReporter, RegistryAuth, build};
+use hoist_imager::{NoReporter, RegistryAuth, build};
 
 use crate::support::{APP_RECIPE, app_tree, build_with, recipe, run};
 
@@ -65,11 +65,8 @@ fn a_registry_base_builds_the_same_image_as_its_layout() {
     assert_eq!(from_registry.manifest_digest, from_layout.manifest_digest);
 
     let authed_recipe = with_base(format!("{{ registry = \"{authed}/{name}\" }}"));
-    let mut options = BuildOptions::new("backend", dir.path().join("c"));
-    options.cache_dir = dir.path().join("c3");
-    options.source_date_epoch = 0;
-    options.revision = Some("0123456789abcdef".into());
-    options.registry_auth = RegistryAuth::Anonymous;
+    let mut options =
+        crate::support::options("backend", &dir.path().join("c"), &dir.path().join("c3"));
     let refused = build(&authed_recipe, &options, &NoReporter)
         .unwrap_err()
         .to_string();

@@ -66,9 +66,9 @@ fn source_date_epoch_changes_the_digest() {
     app_tree(src.path());
     let out = tempfile::tempdir().unwrap();
     let recipe = recipe(src.path(), APP_RECIPE);
-    let mut options = hoist_imager::BuildOptions::new("backend", out.path().join("a"));
-    options.cache_dir = out.path().join("cache");
-    options.source_date_epoch = 0;
+    let mut options =
+        crate::support::options("backend", &out.path().join("a"), &out.path().join("cache"));
+    options.revision = None;
     let zero = hoist_imager::build(&recipe, &options, &hoist_imager::NoReporter).unwrap();
     options.source_date_epoch = 1_700_000_000;
     options.out_dir = out.path().join("b");

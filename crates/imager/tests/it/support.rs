@@ -54,6 +54,17 @@ pub(crate) fn recipe(dir: &Path, text: &str) -> Recipe {
     Recipe::from_toml_str(text, dir).unwrap()
 }
 
+/// The tests' build options: output in `out`, the cache at `cache`, time 0,
+/// a fixed revision, no registry credentials from the environment.
+pub(crate) fn options(service: &str, out: &Path, cache: &Path) -> BuildOptions {
+    let mut options = BuildOptions::new(service, out);
+    options.cache_dir = cache.to_path_buf();
+    options.source_date_epoch = 0;
+    options.revision = Some("0123456789abcdef".into());
+    options.registry_auth = hoist_imager::RegistryAuth::Anonymous;
+    options
+}
+
 /// Builds into `out`, with the cache at `cache`.
 pub(crate) fn build_with(
     recipe: &Recipe,
@@ -61,11 +72,7 @@ pub(crate) fn build_with(
     out: &Path,
     cache: &Path,
 ) -> hoist_imager::Result<Built> {
-    let mut options = BuildOptions::new(service, out);
-    options.cache_dir = cache.to_path_buf();
-    options.source_date_epoch = 0;
-    options.revision = Some("0123456789abcdef".into());
-    build(recipe, &options, &NoReporter)
+    build(recipe, &options(service, out, cache), &NoReporter)
 }
 
 /// A gzipped layer from raw tar bytes; returns (blob, digest, diff_id).
