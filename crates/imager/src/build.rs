@@ -144,7 +144,18 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
         reuse: cache.reuse(),
         registry_auth: &options.registry_auth,
     };
-    let base = base::load(&recipe.base, &ctx)?;
+    let base = match &recipe.dockerfile {
+        Some(dockerfile) => {
+            let archive = cache
+                .dir()
+                .join("docker-builds")
+                .join(format!("{}.tar", options.service));
+            let tag = format!("hoist-build/{}:latest", options.service);
+            crate::dockerfile::build_and_save(dockerfile, &tag, &archive, reporter)?;
+            base::load(&crate::recipe::Base::DockerArchive(archive), &ctx)?
+        }
+        None => base::load(&recipe.base, &ctx)?,
+    };
     let walked = recipe
         .layers
         .iter()

@@ -296,56 +296,10 @@ pub(crate) fn pack(
     let ((diff_id, uncompressed_size), digest, size) = store.write_with(|blob| {
         let gz = GzEncoder::new(blob, Compression::new(level));
         let mut tar = tar::Builder::new(HashingWriter::new(gz));
-        let mut done = 0;
-        for (path, entry) in &walked.entries {
-            let mut header = tar::Header::new_gnu();
-            header.set_mtime(mtime);
-            header.set_uid(walked.uid);
-            header.set_gid(walked.gid);
-            header.set_mode(entry.mode);
-            let io_err = |e: io::Error| Error::io("pack", Path::new(path), e);
-            match &entry.kind {
-                Kind::Dir => {
-                    header.set_entry_type(tar::EntryType::Directory);
-                    header.set_size(0);
-                    tar.append_data(&mut header, format!("{path}/"), io::empty())
-                        .map_err(io_err)?;
-                }
-                Kind::Symlink { target } => {
-                    header.set_entry_type(tar::EntryType::Symlink);
-                    header.set_size(0);
-                    tar.append_link(&mut header, path, target).map_err(io_err)?;
-                }
-                Kind::File { host, size } => {
-                    header.set_entry_type(tar::EntryType::Regular);
-                    header.set_size(*size);
-                    let file = File::open(host).map_err(|e| Error::io("read", host, e))?;
-                    // A file that grows while packing must not corrupt the tar.
-                    let mut reader = file.take(*size);
-                    let mut counted = CountingReader {
-                        inner: &mut reader,
-                        count: 0,
-                    };
-                    tar.append_data(&mut header, path, &mut counted)
-                        .map_err(io_err)?;
-                    if counted.count != *size {
-                        return Err(Error::Layer {
-                            layer: name.to_owned(),
-                            reason: format!(
-                                "{} changed while it was packed; build again",
-                                host.display()
-                            ),
-                        });
-                    }
-                    files.push(FileSize {
-                        path: path.clone(),
-                        size: *size,
-                    });
-                    done += size;
-                    reporter.on_progress(task, done);
-                }
-            }
-        }
+        write_entries(&mut tar, walked, name, mtime, &mut |file, done| {
+            files.push(file);
+            reporter.on_progress(task, done);
+        })?;
         let hashed = tar
             .into_inner()
             .map_err(|e| Error::io("pack", Path::new(name), e))?;
@@ -368,6 +322,70 @@ pub(crate) fn pack(
         media_type: GZIP_LAYER.to_owned(),
         files,
     })
+}
+
+/// Appends the walked entries to `tar` in order, with normalised headers;
+/// `on_file` hears of each regular file and the bytes written so far.
+pub(crate) fn write_entries<W: Write>(
+    tar: &mut tar::Builder<W>,
+    walked: &Walked,
+    name: &str,
+    mtime: u64,
+    on_file: &mut dyn FnMut(FileSize, u64),
+) -> Result<()> {
+    let mut done = 0;
+    for (path, entry) in &walked.entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(mtime);
+        header.set_uid(walked.uid);
+        header.set_gid(walked.gid);
+        header.set_mode(entry.mode);
+        let io_err = |e: io::Error| Error::io("pack", Path::new(path), e);
+        match &entry.kind {
+            Kind::Dir => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                tar.append_data(&mut header, format!("{path}/"), io::empty())
+                    .map_err(io_err)?;
+            }
+            Kind::Symlink { target } => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                tar.append_link(&mut header, path, target).map_err(io_err)?;
+            }
+            Kind::File { host, size } => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(*size);
+                let file = File::open(host).map_err(|e| Error::io("read", host, e))?;
+                // A file that grows while packing must not corrupt the tar.
+                let mut reader = file.take(*size);
+                let mut counted = CountingReader {
+                    inner: &mut reader,
+                    count: 0,
+                };
+                tar.append_data(&mut header, path, &mut counted)
+                    .map_err(io_err)?;
+                if counted.count != *size {
+                    return Err(Error::Layer {
+                        layer: name.to_owned(),
+                        reason: format!(
+                            "{} changed while it was packed; build again",
+                            host.display()
+                        ),
+                    });
+                }
+                done += size;
+                on_file(
+                    FileSize {
+                        path: path.clone(),
+                        size: *size,
+                    },
+                    done,
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 struct CountingReader<'a, R> {

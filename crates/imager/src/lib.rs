@@ -50,6 +50,7 @@ mod budget;
 mod build;
 pub mod cache;
 mod digest;
+mod dockerfile;
 mod ignore;
 mod image_config;
 mod layer;
@@ -66,6 +67,7 @@ pub use base::BaseError;
 pub use base_registry::RegistryAuth;
 pub use budget::BudgetError;
 pub use build::{BuildOptions, Built, LayerReport, Work, build};
+pub use dockerfile::{DockerBuildError, DockerfileRecipe};
 pub use hoist_secrets::{Finding, Rule};
 pub use layer::{FileSize, PackedLayer, human};
 pub use recipe::{Recipe, RecipeError};
@@ -85,6 +87,9 @@ pub enum Error {
     /// Secrets were found in what the image would hold.
     #[error(transparent)]
     Secrets(#[from] SecretsFound),
+    /// The Docker daemon failed a Dockerfile build.
+    #[error(transparent)]
+    Docker(#[from] DockerBuildError),
     /// The image is over its size budget.
     #[error(transparent)]
     Budget(#[from] BudgetError),

@@ -119,6 +119,11 @@ pub struct Recipe {
     /// Secret-scan allowlist entries (`{ path = "glob", rule = "rule-id" }`).
     #[serde(default)]
     pub secrets: SecretsConfig,
+    /// Build from a Dockerfile on a Docker daemon instead (the base and
+    /// layers then come from the daemon's image; scan, budget and outputs
+    /// are the same).
+    #[serde(default)]
+    pub dockerfile: Option<crate::DockerfileRecipe>,
     /// gzip level 0-9 for new layers (default 6).
     #[serde(default)]
     pub compression_level: Option<u32>,
@@ -349,6 +354,9 @@ impl Recipe {
                 Base::OciLayout(base_dir.join(expanded).to_string_lossy().into_owned())
             }
         };
+        if let Some(dockerfile) = &mut self.dockerfile {
+            dockerfile.context = resolve(&dockerfile.context)?;
+        }
         for layer in &mut self.layers {
             for copy in &mut layer.copy {
                 copy.from = resolve(&copy.from)?;

@@ -9,6 +9,7 @@ mod app;
 mod bases;
 mod budget;
 mod cache;
+mod dockerfile;
 mod registry;
 mod reproducible;
 mod secrets;
