@@ -150,6 +150,7 @@ fn measure_service(
     let mut prepared = full.clone();
     prepared.prepare.clear();
 
+    let _ = std::fs::remove_dir_all(work.join(format!("cold-{service}")));
     let (cold, cold_time) =
         timed(|| build(&prepared, service, work, &format!("cold-{service}"), false))?;
     // Both sides start from the same rootfs tar: ours imports it into the
@@ -215,7 +216,11 @@ fn measure_packing(example: &Path, work: &Path, rows: &mut Rows) -> anyhow::Resu
         ),
         example,
     )?;
-    pack.secrets = recipe(example, "backend")?.secrets;
+    let backend = recipe(example, "backend")?;
+    pack.secrets = backend.secrets;
+    pack.layers[0]
+        .exclude
+        .clone_from(&backend.layers[0].exclude);
     let (packed, pack_time) = timed(|| build(&pack, "throughput", work, "throughput-cache", true))?;
     let bytes = packed.uncompressed_size as f64;
     let pipeline = sh(&format!(

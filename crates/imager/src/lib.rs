@@ -9,9 +9,13 @@
 //!   same digest on any checkout;
 //! - a build cache keyed by each layer's inputs skips unchanged layers with no
 //!   tar or gzip work ([`Work`] counts what was done);
-//! - base images come from a root filesystem (tar or directory), an OCI
-//!   layout, a docker-archive or scratch; their layers are untrusted input and
-//!   are checked entry by entry;
+//! - base images come from a registry (anonymous, basic or bearer auth; see
+//!   [`RegistryAuth`]), a root filesystem (tar or directory), an OCI layout, a
+//!   docker-archive or scratch; their layers are untrusted input and are
+//!   checked entry by entry (device nodes under `dev/` of a root filesystem
+//!   tar are dropped, anywhere else refused);
+//! - a recipe with `[dockerfile]` builds on a Docker daemon instead, and the
+//!   result goes through the same scan, budget and outputs;
 //! - every file added (base layers included: a file a later layer deletes
 //!   still ships in the blob), the config's Env and Labels and the history are
 //!   scanned for secrets before anything is written;
