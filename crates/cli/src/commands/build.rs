@@ -18,6 +18,8 @@ pub(crate) fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode>
         Some(file) => file.clone(),
         None => hoist_config::find_stack_file(Path::new("."))?,
     };
+    // Absolute, so the paths in `Built` (and --json) mean the same from anywhere.
+    let stack_file = std::path::absolute(&stack_file).unwrap_or(stack_file);
     let text = std::fs::read_to_string(&stack_file)
         .with_context(|| format!("failed to read {}", stack_file.display()))?;
     let stack: toml::Table = toml::from_str(&text)
