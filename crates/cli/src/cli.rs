@@ -33,6 +33,8 @@ pub(crate) struct Global {
 pub(crate) enum Command {
     /// Check the prerequisites: Docker, the cluster, Minikube, Helm, kubectl.
     Doctor(DoctorArgs),
+    /// Build the services' images without a Docker daemon (OCI layout + docker-archive).
+    Build(BuildArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
     /// Show how each service's variables map to its `ConfigMap` and Secret.
@@ -49,6 +51,19 @@ pub(crate) struct DoctorArgs {
     /// Seconds a Docker daemon or API server gets to answer before it counts as down.
     #[arg(long, value_name = "SECONDS", default_value_t = 3)]
     pub(crate) timeout: u64,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BuildArgs {
+    /// The services to build (default: every service with an image table).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Pack every layer and run every prepare step again.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+    /// The build cache (default `$XDG_CACHE_HOME/hoist` or `~/.cache/hoist`).
+    #[arg(long, value_name = "DIR", env = "HOIST_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

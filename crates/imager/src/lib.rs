@@ -1,38 +1,149 @@
 //! hoist-imager: daemonless, reproducible OCI image builds.
 //!
-//! The imager turns an image recipe (a base image, layers from host paths,
-//! an image config) into an OCI image layout and a docker-archive, without a
-//! Docker daemon. Long work reports progress through [`Reporter`], which the
-//! caller implements (the hoist CLI draws progress bars with it).
+//! The imager turns an image [`Recipe`] (a base image, layers from host
+//! paths, an image config) into an OCI image layout and a docker-archive,
+//! without a Docker daemon:
+//!
+//! - layers are deterministic tars (sorted entries, mtime from
+//!   `SOURCE_DATE_EPOCH` or 0, owners normalised), so the same inputs give the
+//!   same digest on any checkout;
+//! - a build cache keyed by each layer's inputs skips unchanged layers with no
+//!   tar or gzip work ([`Work`] counts what was done);
+//! - base images come from a registry (anonymous, basic or bearer auth; see
+//!   [`RegistryAuth`]), a root filesystem (tar or directory), an OCI layout, a
+//!   docker-archive or scratch; their layers are untrusted input and are
+//!   checked entry by entry (device nodes under `dev/` of a root filesystem
+//!   tar are dropped, anywhere else refused);
+//! - a recipe with `[dockerfile]` builds on a Docker daemon instead, and the
+//!   result goes through the same scan, budget and outputs;
+//! - every file added (base layers included: a file a later layer deletes
+//!   still ships in the blob), the config's Env and Labels and the history are
+//!   scanned for secrets before anything is written;
+//! - size budgets fail the build with the largest layers and files.
+//!
+//! Long work reports progress through [`Reporter`], which the caller
+//! implements (the hoist CLI draws progress bars with it).
 //!
 //! ```no_run
-//! use hoist_imager::{NoReporter, Reporter};
-//! let reporter = NoReporter;
-//! let id = reporter.on_start("pack layer app", Some(1024));
-//! reporter.on_progress(id, 1024);
-//! reporter.on_finish(id, "packed");
+//! use hoist_imager::{BuildOptions, NoReporter, Recipe, build};
+//! let recipe = Recipe::from_toml_str(
+//!     r#"
+//!     base = { rootfs = "/var/cache/hoist/bases/python.tar" }
+//!     [[layers]]
+//!     name = "app"
+//!     copy = [{ from = "src", to = "/app" }]
+//!     [config]
+//!     user = "10001"
+//!     ports = [8000]
+//!     cmd = ["python3", "/app/main.py"]
+//!     "#,
+//!     std::path::Path::new("."),
+//! )?;
+//! let options = BuildOptions::new("backend", "out/backend");
+//! let built = build(&recipe, &options, &NoReporter)?;
+//! println!("{} {}", built.manifest_digest, built.archive.display());
+//! # Ok::<(), hoist_imager::Error>(())
 //! ```
 #![deny(missing_docs)]
 
+mod base;
+mod base_archive;
+mod base_registry;
+mod blobs;
+mod budget;
+mod build;
+pub mod cache;
+mod digest;
+mod dockerfile;
+mod ignore;
+mod image_config;
+mod layer;
+mod output;
+mod prepare;
+pub mod recipe;
 pub mod report;
+mod scan;
+mod untrusted;
 
+use std::path::{Path, PathBuf};
+
+pub use base::BaseError;
+pub use base_registry::RegistryAuth;
+pub use budget::BudgetError;
+pub use build::{BuildOptions, Built, LayerReport, Work, build};
+pub use dockerfile::{DockerBuildError, DockerfileRecipe};
+pub use hoist_secrets::{Finding, Rule};
+pub use layer::{FileSize, PackedLayer, human};
+pub use recipe::{Recipe, RecipeError};
 pub use report::{NoReporter, Reporter, TaskId};
+pub use scan::SecretsFound;
 
 /// Everything that can go wrong in the imager.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The recipe is invalid.
+    #[error(transparent)]
+    Recipe(#[from] RecipeError),
+    /// The base image could not be used.
+    #[error(transparent)]
+    Base(#[from] BaseError),
+    /// Secrets were found in what the image would hold.
+    #[error(transparent)]
+    Secrets(#[from] SecretsFound),
+    /// The Docker daemon failed a Dockerfile build.
+    #[error(transparent)]
+    Docker(#[from] DockerBuildError),
+    /// The image is over its size budget.
+    #[error(transparent)]
+    Budget(#[from] BudgetError),
+    /// A layer could not be packed.
+    #[error("layer `{layer}`: {reason}")]
+    Layer {
+        /// The layer's name.
+        layer: String,
+        /// What is wrong and how to fix it.
+        reason: String,
+    },
+    /// A prepare step failed.
+    #[error("prepare step `{run}` failed: {reason}")]
+    Prepare {
+        /// The command.
+        run: String,
+        /// Its exit status and the end of its output, or the missing output.
+        reason: String,
+    },
+    /// Content did not hash to the digest it claims.
+    #[error("{what}: digest mismatch: expected {expected}, got {actual}")]
+    DigestMismatch {
+        /// Which blob.
+        what: String,
+        /// The digest it should have.
+        expected: String,
+        /// The digest it has.
+        actual: String,
+    },
     /// Reading or writing a file failed.
     #[error("{action} {path}: {source}")]
     Io {
         /// What was being done ("read", "write", ...).
         action: &'static str,
         /// The file.
-        path: std::path::PathBuf,
+        path: PathBuf,
         /// The underlying error.
         #[source]
         source: std::io::Error,
     },
+}
+
+impl Error {
+    pub(crate) fn io(action: &'static str, path: &Path, source: std::io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
 }
 
 /// The imager's result type.

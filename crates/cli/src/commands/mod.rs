@@ -1,6 +1,7 @@
 //! One module per subcommand; each calls one library entry point and renders
 //! the result.
 
+mod build;
 mod completions;
 mod config;
 mod doctor;
@@ -27,6 +28,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
             Command::Completions(args) => Ok(completions::run(&args)),
             Command::Config(args) => config::run(&cli.global, &args),
             Command::Render(args) => render::run(&cli.global, &args),
+            Command::Build(args) => build::run(&cli.global, &args),
         }
     });
     match result {

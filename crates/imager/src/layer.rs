@@ -1,0 +1,529 @@
+//! Layers from host paths: a deterministic tar (sorted entries, fixed mtime,
+//! normalised owners, modes kept, no xattrs or atime), gzipped, with the
+//! compressed digest and the uncompressed `diff_id` computed in one pass.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, BufReader, Read, Write};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use serde::{Deserialize, Serialize};
+
+use crate::blobs::BlobStore;
+use crate::digest::{HashingWriter, KeyHasher};
+use crate::ignore::Excludes;
+use crate::recipe::{Layer, parse_mode, parse_owner};
+use crate::{Error, Reporter, Result};
+
+/// One file a layer holds, for size listings.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct FileSize {
+    /// The path in the image, without the leading slash.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+}
+
+/// A packed layer, as stored in the cache and reported in [`crate::Built`].
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct PackedLayer {
+    /// The compressed blob's digest.
+    pub digest: String,
+    /// The uncompressed tar's digest.
+    pub diff_id: String,
+    /// The compressed size in bytes.
+    pub size: u64,
+    /// The uncompressed tar's size in bytes.
+    pub uncompressed_size: u64,
+    /// The blob's media type.
+    pub media_type: String,
+    /// Regular files and their sizes (whiteouts as paths with size 0).
+    pub files: Vec<FileSize>,
+}
+
+/// The gzip media type of new layers.
+pub(crate) const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
+
+#[derive(Debug, Clone)]
+enum Kind {
+    Dir,
+    File { host: PathBuf, size: u64 },
+    Symlink { target: PathBuf },
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    kind: Kind,
+    mode: u32,
+}
+
+/// A layer's entries, walked from the host and ready to key or pack.
+#[derive(Debug)]
+pub(crate) struct Walked {
+    entries: BTreeMap<String, Entry>,
+    uid: u64,
+    gid: u64,
+}
+
+impl Walked {
+    /// Total bytes of regular files, for progress.
+    pub(crate) fn content_bytes(&self) -> u64 {
+        self.entries
+            .values()
+            .map(|e| match e.kind {
+                Kind::File { size, .. } => size,
+                _ => 0,
+            })
+            .sum()
+    }
+
+    /// The host files, for the secret scan.
+    pub(crate) fn files(&self) -> impl Iterator<Item = (&str, &Path)> {
+        self.entries.iter().filter_map(|(path, e)| match &e.kind {
+            Kind::File { host, .. } => Some((path.as_str(), host.as_path())),
+            _ => None,
+        })
+    }
+}
+
+/// Walks a layer's copies; later copies win where paths collide.
+///
+/// # Errors
+///
+/// A missing host path, an unreadable directory, a special file (socket,
+/// FIFO, device), or a bad `owner`/mode or exclude pattern.
+pub(crate) fn walk(layer: &Layer) -> Result<Walked> {
+    let bad = |reason: String| Error::Layer {
+        layer: layer.name.clone(),
+        reason,
+    };
+    let (uid, gid) = match &layer.owner {
+        Some(owner) => parse_owner(owner).ok_or_else(|| {
+            bad(format!(
+                "owner `{owner}` is not `uid:gid`; write e.g. \"10001:10001\""
+            ))
+        })?,
+        None => (0, 0),
+    };
+    let file_mode = mode_option(layer.file_mode.as_deref()).map_err(&bad)?;
+    let dir_mode = mode_option(layer.dir_mode.as_deref()).map_err(&bad)?;
+    let excludes = Excludes::new(&layer.exclude).map_err(&bad)?;
+    let mut entries = BTreeMap::new();
+    for copy in &layer.copy {
+        let to = copy.to.trim_matches('/').to_owned();
+        // Parents of the destination exist in the image, like Docker's COPY.
+        let mut parent = String::new();
+        for part in to.split('/').filter(|p| !p.is_empty()) {
+            if !parent.is_empty() {
+                entries.entry(parent.clone()).or_insert(Entry {
+                    kind: Kind::Dir,
+                    mode: 0o755,
+                });
+                parent.push('/');
+            }
+            parent.push_str(part);
+        }
+        let meta = fs::symlink_metadata(&copy.from).map_err(|e| {
+            bad(format!(
+                "host path {} cannot be read: {e}",
+                copy.from.display()
+            ))
+        })?;
+        let mut walker = Walker {
+            entries: &mut entries,
+            excludes: &excludes,
+            file_mode,
+            dir_mode,
+            layer: &layer.name,
+        };
+        if meta.is_dir() {
+            walker.dir(&copy.from, "", &to)?;
+        } else {
+            walker.add(&copy.from, &meta, &to)?;
+        }
+    }
+    Ok(Walked { entries, uid, gid })
+}
+
+fn mode_option(text: Option<&str>) -> Result<Option<u32>, String> {
+    text.map(|t| {
+        parse_mode(t).ok_or_else(|| format!("mode `{t}` is not octal; write e.g. \"0644\""))
+    })
+    .transpose()
+}
+
+struct Walker<'a> {
+    entries: &'a mut BTreeMap<String, Entry>,
+    excludes: &'a Excludes,
+    file_mode: Option<u32>,
+    dir_mode: Option<u32>,
+    layer: &'a str,
+}
+
+impl Walker<'_> {
+    fn dir(&mut self, host: &Path, relative: &str, image: &str) -> Result<()> {
+        if !image.is_empty() {
+            let meta = fs::symlink_metadata(host).map_err(|e| Error::io("stat", host, e))?;
+            self.add(host, &meta, image)?;
+        }
+        let read = fs::read_dir(host).map_err(|e| Error::io("read directory", host, e))?;
+        for child in read {
+            let child = child.map_err(|e| Error::io("read directory", host, e))?;
+            let name = child.file_name().to_string_lossy().into_owned();
+            let rel = if relative.is_empty() {
+                name.clone()
+            } else {
+                format!("{relative}/{name}")
+            };
+            let path = child.path();
+            let meta = fs::symlink_metadata(&path).map_err(|e| Error::io("stat", &path, e))?;
+            let img = if image.is_empty() {
+                name
+            } else {
+                format!("{image}/{name}")
+            };
+            if meta.is_dir() {
+                if self.excludes.prune(&rel) {
+                    continue;
+                }
+                if self.excludes.excluded(&rel) {
+                    // Walk for re-included children without adding the directory itself.
+                    self.dir_children_only(&path, &rel, &img)?;
+                    continue;
+                }
+                self.dir(&path, &rel, &img)?;
+            } else if !self.excludes.excluded(&rel) {
+                self.add(&path, &meta, &img)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn dir_children_only(&mut self, host: &Path, relative: &str, image: &str) -> Result<()> {
+        let before = self.entries.len();
+        self.dir(host, relative, image)?;
+        if self.entries.len() == before + 1 {
+            self.entries.remove(image);
+        }
+        Ok(())
+    }
+
+    fn add(&mut self, host: &Path, meta: &fs::Metadata, image: &str) -> Result<()> {
+        let perm = meta.permissions().mode() & 0o7777;
+        let file_type = meta.file_type();
+        let entry = if file_type.is_dir() {
+            Entry {
+                kind: Kind::Dir,
+                mode: self.dir_mode.unwrap_or(perm),
+            }
+        } else if file_type.is_file() {
+            Entry {
+                kind: Kind::File {
+                    host: host.to_path_buf(),
+                    size: meta.len(),
+                },
+                mode: self.file_mode.unwrap_or(perm),
+            }
+        } else if file_type.is_symlink() {
+            let target = fs::read_link(host).map_err(|e| Error::io("read link", host, e))?;
+            Entry {
+                kind: Kind::Symlink { target },
+                mode: 0o777,
+            }
+        } else {
+            return Err(Error::Layer {
+                layer: self.layer.to_owned(),
+                reason: format!(
+                    "{} is a socket, FIFO or device; exclude it or copy regular files only",
+                    host.display()
+                ),
+            });
+        };
+        self.entries.insert(image.to_owned(), entry);
+        Ok(())
+    }
+}
+
+/// The cache key of a layer: every entry's path, kind, mode and content, the
+/// owner and the gzip level. Modification times are deliberately left out:
+/// they never reach the tar either.
+pub(crate) fn input_key(walked: &Walked, level: u32) -> Result<String> {
+    let mut key = KeyHasher::new("hoist-layer-v1");
+    key.field(&walked.uid.to_le_bytes())
+        .field(&walked.gid.to_le_bytes())
+        .field(&level.to_le_bytes());
+    for (path, entry) in &walked.entries {
+        key.field(path.as_bytes()).field(&entry.mode.to_le_bytes());
+        match &entry.kind {
+            Kind::Dir => {
+                key.field(b"d");
+            }
+            Kind::Symlink { target } => {
+                key.field(b"l").field(target.as_os_str().as_encoded_bytes());
+            }
+            Kind::File { host, .. } => {
+                let file = File::open(host).map_err(|e| Error::io("read", host, e))?;
+                let (digest, size) = crate::digest::sha256_reader(BufReader::new(file))
+                    .map_err(|e| Error::io("read", host, e))?;
+                key.field(b"f")
+                    .field(digest.as_bytes())
+                    .field(&size.to_le_bytes());
+            }
+        }
+    }
+    Ok(key.finish())
+}
+
+/// Packs the walked entries into a gzipped tar blob in `store`.
+///
+/// # Errors
+///
+/// Reading a host file or writing the blob fails, or a file changed size
+/// while being packed.
+pub(crate) fn pack(
+    walked: &Walked,
+    name: &str,
+    level: u32,
+    mtime: u64,
+    store: &BlobStore,
+    reporter: &dyn Reporter,
+) -> Result<PackedLayer> {
+    let task = reporter.on_start(&format!("pack layer {name}"), Some(walked.content_bytes()));
+    let mut files = Vec::new();
+    let ((diff_id, uncompressed_size), digest, size) = store.write_with(|blob| {
+        let gz = GzEncoder::new(blob, Compression::new(level));
+        let mut tar = tar::Builder::new(HashingWriter::new(gz));
+        write_entries(&mut tar, walked, name, mtime, &mut |file, done| {
+            files.push(file);
+            reporter.on_progress(task, done);
+        })?;
+        let hashed = tar
+            .into_inner()
+            .map_err(|e| Error::io("pack", Path::new(name), e))?;
+        let (gz, diff_id, uncompressed) = hashed.finish();
+        gz.finish()
+            .map_err(|e| Error::io("compress", Path::new(name), e))?
+            .flush()
+            .map_err(|e| Error::io("compress", Path::new(name), e))?;
+        Ok((diff_id, uncompressed))
+    })?;
+    reporter.on_finish(
+        task,
+        &format!("{} -> {}", human(uncompressed_size), human(size)),
+    );
+    Ok(PackedLayer {
+        digest,
+        diff_id,
+        size,
+        uncompressed_size,
+        media_type: GZIP_LAYER.to_owned(),
+        files,
+    })
+}
+
+/// Appends the walked entries to `tar` in order, with normalised headers;
+/// `on_file` hears of each regular file and the bytes written so far.
+pub(crate) fn write_entries<W: Write>(
+    tar: &mut tar::Builder<W>,
+    walked: &Walked,
+    name: &str,
+    mtime: u64,
+    on_file: &mut dyn FnMut(FileSize, u64),
+) -> Result<()> {
+    let mut done = 0;
+    for (path, entry) in &walked.entries {
+        let mut header = tar::Header::new_gnu();
+        header.set_mtime(mtime);
+        header.set_uid(walked.uid);
+        header.set_gid(walked.gid);
+        header.set_mode(entry.mode);
+        let io_err = |e: io::Error| Error::io("pack", Path::new(path), e);
+        match &entry.kind {
+            Kind::Dir => {
+                header.set_entry_type(tar::EntryType::Directory);
+                header.set_size(0);
+                tar.append_data(&mut header, format!("{path}/"), io::empty())
+                    .map_err(io_err)?;
+            }
+            Kind::Symlink { target } => {
+                header.set_entry_type(tar::EntryType::Symlink);
+                header.set_size(0);
+                tar.append_link(&mut header, path, target).map_err(io_err)?;
+            }
+            Kind::File { host, size } => {
+                header.set_entry_type(tar::EntryType::Regular);
+                header.set_size(*size);
+                let file = File::open(host).map_err(|e| Error::io("read", host, e))?;
+                // A file that grows while packing must not corrupt the tar.
+                let mut reader = file.take(*size);
+                let mut counted = CountingReader {
+                    inner: &mut reader,
+                    count: 0,
+                };
+                tar.append_data(&mut header, path, &mut counted)
+                    .map_err(io_err)?;
+                if counted.count != *size {
+                    return Err(Error::Layer {
+                        layer: name.to_owned(),
+                        reason: format!(
+                            "{} changed while it was packed; build again",
+                            host.display()
+                        ),
+                    });
+                }
+                done += size;
+                on_file(
+                    FileSize {
+                        path: path.clone(),
+                        size: *size,
+                    },
+                    done,
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+struct CountingReader<'a, R> {
+    inner: &'a mut R,
+    count: u64,
+}
+
+impl<R: Read> Read for CountingReader<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.count += n as u64;
+        Ok(n)
+    }
+}
+
+/// Bytes as "12.3 MB".
+#[must_use]
+pub fn human(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
+    if bytes < 1000 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if value < 1000.0 {
+            break;
+        }
+        value /= 1000.0;
+        unit = u;
+    }
+    format!("{value:.1} {unit}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::NoReporter;
+    use crate::recipe::Copy;
+
+    fn layer(from: &Path, exclude: &[&str]) -> Layer {
+        Layer {
+            name: "app".into(),
+            copy: vec![Copy {
+                from: from.to_path_buf(),
+                to: "/srv/app".into(),
+            }],
+            exclude: exclude.iter().map(|s| (*s).to_owned()).collect(),
+            owner: None,
+            file_mode: None,
+            dir_mode: None,
+        }
+    }
+
+    #[test]
+    fn packs_sorted_normalised_entries_with_matching_digests() {
+        let src = tempfile::tempdir().unwrap();
+        fs::create_dir_all(src.path().join("b/__pycache__")).unwrap();
+        fs::write(src.path().join("b/z.py"), "z").unwrap();
+        fs::write(src.path().join("b/__pycache__/z.pyc"), "junk").unwrap();
+        fs::write(src.path().join("a.py"), "print(1)").unwrap();
+        fs::set_permissions(src.path().join("a.py"), fs::Permissions::from_mode(0o750)).unwrap();
+        let long = "d".repeat(120);
+        fs::create_dir_all(src.path().join(&long)).unwrap();
+        fs::write(src.path().join(&long).join("f.txt"), "long").unwrap();
+        std::os::unix::fs::symlink("a.py", src.path().join("link")).unwrap();
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(store_dir.path());
+        let walked = walk(&layer(src.path(), &["**/__pycache__"])).unwrap();
+        let packed = pack(&walked, "app", 6, 42, &store, &NoReporter).unwrap();
+
+        let blob = fs::read(store.path(&packed.digest)).unwrap();
+        assert_eq!(crate::digest::sha256(&blob), packed.digest);
+        assert_eq!(blob.len() as u64, packed.size);
+        let mut raw = Vec::new();
+        flate2::read::GzDecoder::new(&blob[..])
+            .read_to_end(&mut raw)
+            .unwrap();
+        assert_eq!(crate::digest::sha256(&raw), packed.diff_id);
+        let mut archive = tar::Archive::new(&raw[..]);
+        let listed: Vec<(String, u32, u64, u64)> = archive
+            .entries()
+            .unwrap()
+            .map(|e| {
+                let e = e.unwrap();
+                let h = e.header();
+                (
+                    e.path().unwrap().to_string_lossy().into_owned(),
+                    h.mode().unwrap(),
+                    h.mtime().unwrap(),
+                    h.uid().unwrap(),
+                )
+            })
+            .collect();
+        let names: Vec<&str> = listed.iter().map(|l| l.0.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "srv/",
+                "srv/app/",
+                "srv/app/a.py",
+                "srv/app/b/",
+                "srv/app/b/z.py",
+                &format!("srv/app/{long}/"),
+                &format!("srv/app/{long}/f.txt"),
+                "srv/app/link"
+            ]
+        );
+        assert!(listed.iter().all(|l| l.2 == 42 && l.3 == 0));
+        assert_eq!(listed[2].1, 0o750);
+    }
+
+    #[test]
+    fn the_key_ignores_mtimes_and_follows_content() {
+        let src = tempfile::tempdir().unwrap();
+        fs::write(src.path().join("a"), "one").unwrap();
+        let l = layer(src.path(), &[]);
+        let first = input_key(&walk(&l).unwrap(), 6).unwrap();
+        let f = File::options()
+            .write(true)
+            .open(src.path().join("a"))
+            .unwrap();
+        f.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
+        assert_eq!(input_key(&walk(&l).unwrap(), 6).unwrap(), first);
+        fs::write(src.path().join("a"), "two").unwrap();
+        assert_ne!(input_key(&walk(&l).unwrap(), 6).unwrap(), first);
+        assert_ne!(
+            input_key(&walk(&l).unwrap(), 1).unwrap(),
+            input_key(&walk(&l).unwrap(), 6).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_missing_host_path_names_the_layer_and_path() {
+        let err = walk(&layer(Path::new("/nonexistent/hoist"), &[])).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "layer `app`: host path /nonexistent/hoist cannot be read: No such file or directory (os error 2)"
+        );
+    }
+}

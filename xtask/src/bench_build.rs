@@ -1,0 +1,248 @@
+//! `cargo xtask bench-build`: the image-build figures in BENCHMARKS.md, each
+//! comparison measured in one run on this machine. Needs `HOIST_BASES_DIR`
+//! (the offline bases) and a Docker daemon (`DOCKER_HOST` or the local socket).
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use hoist_imager::{BuildOptions, Built, NoReporter, Recipe, human};
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Where the build caches and outputs go (default: a temp directory).
+    #[arg(long)]
+    work_dir: Option<PathBuf>,
+}
+
+fn secs(d: Duration) -> String {
+    if d < Duration::from_secs(1) {
+        format!("{} ms", d.as_millis())
+    } else {
+        format!("{:.2} s", d.as_secs_f64())
+    }
+}
+
+fn timed<T>(f: impl FnOnce() -> anyhow::Result<T>) -> anyhow::Result<(T, Duration)> {
+    let started = Instant::now();
+    let value = f()?;
+    Ok((value, started.elapsed()))
+}
+
+fn sh(script: &str) -> anyhow::Result<Duration> {
+    let started = Instant::now();
+    let status = Command::new("bash")
+        .args(["-o", "pipefail", "-c", script])
+        .status()
+        .with_context(|| format!("failed to run {script}"))?;
+    if !status.success() {
+        bail!("`{script}` failed ({status})");
+    }
+    Ok(started.elapsed())
+}
+
+fn recipe(example: &Path, service: &str) -> anyhow::Result<Recipe> {
+    let stack: toml::Table = toml::from_str(&std::fs::read_to_string(example.join("hoist.toml"))?)?;
+    let table = stack["services"][service]["image"]
+        .as_table()
+        .context("no image table")?
+        .clone();
+    Ok(Recipe::from_table(table, example)?)
+}
+
+fn build(
+    recipe: &Recipe,
+    service: &str,
+    work: &Path,
+    cache: &str,
+    no_cache: bool,
+) -> anyhow::Result<Built> {
+    let mut options = BuildOptions::new(service, work.join("out").join(service));
+    options.cache_dir = work.join(cache);
+    options.no_cache = no_cache;
+    Ok(hoist_imager::build(recipe, &options, &NoReporter)?)
+}
+
+/// The Dockerfile equivalent of a recipe's layers and config.
+fn dockerfile(base: &str, recipe: &Recipe, context: &Path) -> anyhow::Result<()> {
+    let mut text = format!("FROM {base}\n");
+    for (i, layer) in recipe.layers.iter().enumerate() {
+        for (j, copy) in layer.copy.iter().enumerate() {
+            let name = format!("l{i}c{j}");
+            sh(&format!(
+                "cp -a {} {}",
+                copy.from.display(),
+                context.join(&name).display()
+            ))?;
+            writeln!(text, "COPY {name} {}", copy.to)?;
+        }
+    }
+    for (k, v) in &recipe.config.env {
+        writeln!(text, "ENV {k}={v:?}")?;
+    }
+    if let Some(user) = &recipe.config.user {
+        writeln!(text, "USER {user}")?;
+    }
+    if let Some(cmd) = &recipe.config.cmd {
+        writeln!(text, "CMD {}", serde_json_list(cmd))?;
+    }
+    std::fs::write(context.join("Dockerfile"), text)?;
+    Ok(())
+}
+
+fn serde_json_list(items: &[String]) -> String {
+    let quoted: Vec<String> = items.iter().map(|s| format!("{s:?}")).collect();
+    format!("[{}]", quoted.join(", "))
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let bases = PathBuf::from(
+        std::env::var("HOIST_BASES_DIR").context("set HOIST_BASES_DIR (cargo xtask bases)")?,
+    );
+    let temp = std::env::temp_dir().join(format!("hoist-bench-{}", std::process::id()));
+    let work = args.work_dir.clone().unwrap_or(temp);
+    std::fs::create_dir_all(&work)?;
+    let example = crate::cmd::root().join("examples/todo-chatbot");
+    let mut rows: Rows = Vec::new();
+
+    for (service, base) in [("backend", "python"), ("frontend", "node")] {
+        measure_service(&example, &bases, &work, service, base, &mut rows)?;
+    }
+    measure_packing(&example, &work, &mut rows)?;
+
+    let nproc = Command::new("nproc")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_default();
+    let free = Command::new("free")
+        .arg("-g")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default();
+    println!("machine: nproc {nproc}\n{free}");
+    println!("| measurement | hoist (native) | comparison |\n|---|---|---|");
+    for (what, ours, theirs) in rows {
+        println!("| {what} | {ours} | {theirs} |");
+    }
+    if args.work_dir.is_none() {
+        let _ = std::fs::remove_dir_all(&work);
+    }
+    Ok(())
+}
+
+type Rows = Vec<(String, String, String)>;
+
+/// Cold and warm builds of one service, each against `docker build` of the
+/// equivalent Dockerfile on the same base and the same prepared inputs.
+fn measure_service(
+    example: &Path,
+    bases: &Path,
+    work: &Path,
+    service: &str,
+    base: &str,
+    rows: &mut Rows,
+) -> anyhow::Result<()> {
+    // Prepare once (pip / npm on the host), outside every measurement.
+    let full = recipe(example, service)?;
+    build(&full, service, work, "prepare-cache", false)?;
+    let mut prepared = full.clone();
+    prepared.prepare.clear();
+
+    let _ = std::fs::remove_dir_all(work.join(format!("cold-{service}")));
+    let (cold, cold_time) =
+        timed(|| build(&prepared, service, work, &format!("cold-{service}"), false))?;
+    // Both sides start from the same rootfs tar: ours imports it into the
+    // cache during the cold build, docker through `docker import`.
+    sh(&format!(
+        "docker rmi -f hoist-base/{base}:bench >/dev/null 2>&1 || true"
+    ))?;
+    let docker_import = sh(&format!(
+        "docker import {} hoist-base/{base}:bench >/dev/null",
+        bases.join(format!("{base}.tar")).display()
+    ))?;
+    let context = work.join(format!("docker-{service}"));
+    let _ = std::fs::remove_dir_all(&context);
+    std::fs::create_dir_all(&context)?;
+    dockerfile(&format!("hoist-base/{base}:bench"), &prepared, &context)?;
+    let docker_cold = sh(&format!(
+        "docker build -q --no-cache -t hoist-bench/{service} {} >/dev/null",
+        context.display()
+    ))?;
+    rows.push((
+        format!("{service}: cold build (prepared inputs, base imported)"),
+        secs(cold_time),
+        format!(
+            "docker import + build --no-cache: {} ({} + {})",
+            secs(docker_import + docker_cold),
+            secs(docker_import),
+            secs(docker_cold)
+        ),
+    ));
+
+    let (warm, warm_time) = timed(|| build(&full, service, work, "prepare-cache", false))?;
+    assert_eq!(warm.work.layers_packed, 0, "a warm build packed a layer");
+    let docker_warm = sh(&format!(
+        "docker build -q -t hoist-bench/{service} {} >/dev/null",
+        context.display()
+    ))?;
+    rows.push((
+        format!("{service}: warm no-change rebuild (incl. prepare check)"),
+        secs(warm_time),
+        format!("cached docker build: {}", secs(docker_warm)),
+    ));
+
+    let budget = full.budget_for(service);
+    rows.push((
+        format!("{service}: image size"),
+        format!(
+            "{} ({} compressed)",
+            human(cold.uncompressed_size),
+            human(cold.size)
+        ),
+        format!("budget {}", human(budget.uncompressed)),
+    ));
+    Ok(())
+}
+
+/// Packing throughput on the backend's dependency tree.
+fn measure_packing(example: &Path, work: &Path, rows: &mut Rows) -> anyhow::Result<()> {
+    let deps = example.join(".hoist/build/backend-deps");
+    let mut pack = Recipe::from_toml_str(
+        &format!(
+            "compression-level = 1\n[[layers]]\nname = \"deps\"\ncopy = [{{ from = \"{}\", to = \"/app/deps\" }}]\n[config]\nuser = \"10001\"",
+            deps.display()
+        ),
+        example,
+    )?;
+    let backend = recipe(example, "backend")?;
+    pack.secrets = backend.secrets;
+    pack.layers[0]
+        .exclude
+        .clone_from(&backend.layers[0].exclude);
+    let (packed, pack_time) = timed(|| build(&pack, "throughput", work, "throughput-cache", true))?;
+    let bytes = packed.uncompressed_size as f64;
+    let pipeline = sh(&format!(
+        "tar -C {} -c . | gzip -1 | sha256sum >/dev/null",
+        deps.display()
+    ))?;
+    rows.push((
+        format!(
+            "pack {} (walk, key, scan, tar, gzip -1, both digests)",
+            human(packed.uncompressed_size)
+        ),
+        format!(
+            "{} ({:.0} MB/s)",
+            secs(pack_time),
+            bytes / pack_time.as_secs_f64() / 1e6
+        ),
+        format!(
+            "tar -c | gzip -1 | sha256sum: {} ({:.0} MB/s)",
+            secs(pipeline),
+            bytes / pipeline.as_secs_f64() / 1e6
+        ),
+    ));
+
+    Ok(())
+}
