@@ -128,125 +128,137 @@ pub struct Detection {
 #[must_use]
 pub fn classify(facts: &Facts, local_docker_host: &str) -> Detection {
     let mut evidence = Vec::new();
-    let server_port = port_of(&facts.server);
-    if let Some(minikube) = &facts.minikube {
+    let found = minikube(facts, &mut evidence)
+        .or_else(|| node(facts, NodeKind::Kind, &mut evidence))
+        .or_else(|| node(facts, NodeKind::K3d, &mut evidence))
+        .or_else(|| docker_desktop(facts, local_docker_host, &mut evidence));
+    let (target, delivery) = found.unwrap_or_else(|| {
         evidence.push(format!(
-            "Minikube profile {:?}: driver {}, runtime {}",
-            minikube.profile, minikube.driver, minikube.runtime
+            "no Minikube profile, kind or k3d node, or Docker Desktop serves {}; images go through a registry",
+            facts.server
         ));
-        let serves = minikube
-            .node_ip
-            .as_deref()
-            .is_some_and(|ip| host_of(&facts.server) == ip)
-            || (minikube.driver == "docker" || minikube.driver == "podman")
-                && is_loopback(host_of(&facts.server));
-        if serves {
-            evidence.push(format!(
-                "the API server {} is the profile's node",
-                facts.server
-            ));
-            let delivery = minikube_delivery(minikube, &mut evidence);
-            return Detection {
-                context: facts.context.clone(),
-                target: Target::Minikube(minikube.clone()),
-                delivery,
-                evidence,
-            };
-        }
+        (
+            Target::Remote {
+                server: facts.server.clone(),
+            },
+            Delivery::Registry,
+        )
+    });
+    Detection {
+        context: facts.context.clone(),
+        target,
+        delivery,
+        evidence,
+    }
+}
+
+fn minikube(facts: &Facts, evidence: &mut Vec<String>) -> Option<(Target, Delivery)> {
+    let minikube = facts.minikube.as_ref()?;
+    evidence.push(format!(
+        "Minikube profile {:?}: driver {}, runtime {}",
+        minikube.profile, minikube.driver, minikube.runtime
+    ));
+    let host = host_of(&facts.server);
+    let serves = minikube.node_ip.as_deref() == Some(host)
+        // The docker and podman drivers publish the API server on loopback.
+        || (minikube.driver == "docker" || minikube.driver == "podman") && is_loopback(host);
+    if !serves {
         evidence.push(format!(
             "but the API server {} is not the profile's node {}",
             facts.server,
             minikube.node_ip.as_deref().unwrap_or("(no IP)")
         ));
-    }
-    for (label, prefix, role) in [
-        (KIND_CLUSTER_LABEL, "kind-", "control-plane"),
-        (K3D_CLUSTER_LABEL, "k3d-", "server-0"),
-    ] {
-        let cluster = facts.context.strip_prefix(prefix).unwrap_or(&facts.context);
-        let expected = if label == KIND_CLUSTER_LABEL {
-            format!("{cluster}-{role}")
-        } else {
-            format!("k3d-{cluster}-{role}")
-        };
-        let Some(node) = facts.nodes.iter().find(|n| n.name == expected) else {
-            continue;
-        };
-        if node.labels.get(label).map(String::as_str) != Some(cluster) {
-            evidence.push(format!(
-                "container {expected} exists but lacks the label {label}={cluster}"
-            ));
-            continue;
-        }
-        evidence.push(format!(
-            "container {expected} is running with label {label}={cluster}"
-        ));
-        let published = facts
-            .nodes
-            .iter()
-            .filter(|n| n.labels.get(label).map(String::as_str) == Some(cluster))
-            .flat_map(|n| n.api_ports.iter().copied())
-            .collect::<Vec<_>>();
-        if server_port.is_some_and(|port| published.contains(&port)) {
-            evidence.push(format!(
-                "the API server {} is published by the cluster's containers",
-                facts.server
-            ));
-        } else if !published.is_empty() {
-            evidence.push(format!(
-                "but the API server {} is on none of its published ports {published:?}",
-                facts.server
-            ));
-            continue;
-        }
-        let target = if label == KIND_CLUSTER_LABEL {
-            Target::Kind {
-                cluster: cluster.to_owned(),
-                node: expected.clone(),
-            }
-        } else {
-            Target::K3d {
-                cluster: cluster.to_owned(),
-                node: expected.clone(),
-            }
-        };
-        return Detection {
-            context: facts.context.clone(),
-            target,
-            delivery: Delivery::Containerd { node: expected },
-            evidence,
-        };
-    }
-    if facts.docker_os.as_deref() == Some("Docker Desktop")
-        && (facts.server.contains("kubernetes.docker.internal")
-            || is_loopback(host_of(&facts.server)))
-    {
-        evidence.push(format!(
-            "the local Docker daemon is Docker Desktop and the API server {} is its",
-            facts.server
-        ));
-        return Detection {
-            context: facts.context.clone(),
-            target: Target::DockerDesktop,
-            delivery: Delivery::Daemon {
-                host: local_docker_host.to_owned(),
-                cert_dir: None,
-            },
-            evidence,
-        };
+        return None;
     }
     evidence.push(format!(
-        "no Minikube profile, kind or k3d node, or Docker Desktop serves {}; images go through a registry",
+        "the API server {} is the profile's node",
         facts.server
     ));
-    Detection {
-        context: facts.context.clone(),
-        target: Target::Remote {
-            server: facts.server.clone(),
-        },
-        delivery: Delivery::Registry,
-        evidence,
+    let delivery = minikube_delivery(minikube, evidence);
+    Some((Target::Minikube(minikube.clone()), delivery))
+}
+
+#[derive(Clone, Copy)]
+enum NodeKind {
+    Kind,
+    K3d,
+}
+
+fn node(facts: &Facts, kind: NodeKind, evidence: &mut Vec<String>) -> Option<(Target, Delivery)> {
+    let (label, prefix) = match kind {
+        NodeKind::Kind => (KIND_CLUSTER_LABEL, "kind-"),
+        NodeKind::K3d => (K3D_CLUSTER_LABEL, "k3d-"),
+    };
+    let cluster = facts.context.strip_prefix(prefix).unwrap_or(&facts.context);
+    let expected = match kind {
+        NodeKind::Kind => format!("{cluster}-control-plane"),
+        NodeKind::K3d => format!("k3d-{cluster}-server-0"),
+    };
+    let node = facts.nodes.iter().find(|n| n.name == expected)?;
+    if node.labels.get(label).map(String::as_str) != Some(cluster) {
+        evidence.push(format!(
+            "container {expected} exists but lacks the label {label}={cluster}"
+        ));
+        return None;
     }
+    evidence.push(format!(
+        "container {expected} is running with label {label}={cluster}"
+    ));
+    // k3d publishes the API from its load balancer container, kind from the
+    // node itself: any container of the cluster counts.
+    let published = facts
+        .nodes
+        .iter()
+        .filter(|n| n.labels.get(label).map(String::as_str) == Some(cluster))
+        .flat_map(|n| n.api_ports.iter().copied())
+        .collect::<Vec<_>>();
+    if port_of(&facts.server).is_some_and(|port| published.contains(&port)) {
+        evidence.push(format!(
+            "the API server {} is published by the cluster's containers",
+            facts.server
+        ));
+    } else {
+        evidence.push(format!(
+            "but the API server {} is on none of its published ports {published:?}",
+            facts.server
+        ));
+        return None;
+    }
+    let cluster = cluster.to_owned();
+    let target = match kind {
+        NodeKind::Kind => Target::Kind {
+            cluster,
+            node: expected.clone(),
+        },
+        NodeKind::K3d => Target::K3d {
+            cluster,
+            node: expected.clone(),
+        },
+    };
+    Some((target, Delivery::Containerd { node: expected }))
+}
+
+fn docker_desktop(
+    facts: &Facts,
+    local_docker_host: &str,
+    evidence: &mut Vec<String>,
+) -> Option<(Target, Delivery)> {
+    let host = host_of(&facts.server);
+    let is_desktop = facts.docker_os.as_deref() == Some("Docker Desktop");
+    if !is_desktop || !(host == "kubernetes.docker.internal" || is_loopback(host)) {
+        return None;
+    }
+    evidence.push(format!(
+        "the local Docker daemon is Docker Desktop and serves the API server {}",
+        facts.server
+    ));
+    Some((
+        Target::DockerDesktop,
+        Delivery::Daemon {
+            host: local_docker_host.to_owned(),
+            cert_dir: None,
+        },
+    ))
 }
 
 fn minikube_delivery(minikube: &MinikubeFacts, evidence: &mut Vec<String>) -> Delivery {

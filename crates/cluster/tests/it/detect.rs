@@ -1,7 +1,7 @@
 //! Target detection: kind and k3d nodes found on the real dockerd.
 
 use hoist_cluster::deliver::{DaemonLoader, Loader};
-use hoist_cluster::target::{Delivery, Facts, Target, classify, node_containers};
+use hoist_cluster::target::{Delivery, Facts, MinikubeFacts, Target, classify, node_containers};
 use hoist_imager::NoReporter;
 
 use crate::support::{Container, busybox_image, unique};
@@ -93,4 +93,148 @@ async fn kind_and_k3d_nodes_are_found_by_label_and_published_port() {
         matches!(detected.target, Target::Remote { .. }),
         "{detected:?}"
     );
+}
+
+fn minikube(driver: &str, runtime: &str, node_ip: &str) -> MinikubeFacts {
+    MinikubeFacts {
+        profile: "dev".into(),
+        driver: driver.into(),
+        runtime: runtime.into(),
+        node_ip: Some(node_ip.into()),
+        docker_host: (runtime == "docker").then(|| format!("tcp://{node_ip}:2376")),
+        cert_dir: (runtime == "docker").then(|| "/home/u/.minikube/certs".into()),
+    }
+}
+
+#[test]
+fn minikube_is_detected_per_driver_and_runtime_with_its_delivery_path() {
+    let cases = [
+        // driver, runtime, server, expected delivery
+        (
+            "kvm2",
+            "docker",
+            "https://192.168.39.10:8443",
+            Delivery::Daemon {
+                host: "tcp://192.168.39.10:2376".into(),
+                cert_dir: Some("/home/u/.minikube/certs".into()),
+            },
+        ),
+        (
+            "docker",
+            "docker",
+            "https://127.0.0.1:32771",
+            Delivery::Daemon {
+                host: "tcp://192.168.49.2:2376".into(),
+                cert_dir: Some("/home/u/.minikube/certs".into()),
+            },
+        ),
+        (
+            "docker",
+            "containerd",
+            "https://127.0.0.1:32771",
+            Delivery::Containerd { node: "dev".into() },
+        ),
+        (
+            "kvm2",
+            "containerd",
+            "https://192.168.39.10:8443",
+            Delivery::MinikubeCli {
+                profile: "dev".into(),
+            },
+        ),
+        (
+            "qemu2",
+            "cri-o",
+            "https://192.168.105.2:8443",
+            Delivery::MinikubeCli {
+                profile: "dev".into(),
+            },
+        ),
+    ];
+    for (driver, runtime, server, delivery) in cases {
+        let ip = if driver == "docker" {
+            "192.168.49.2"
+        } else {
+            server
+                .trim_start_matches("https://")
+                .split(':')
+                .next()
+                .unwrap()
+        };
+        let facts = Facts {
+            context: "dev".into(),
+            server: server.into(),
+            minikube: Some(minikube(driver, runtime, ip)),
+            ..Facts::default()
+        };
+        let detected = classify(&facts, "unix:///var/run/docker.sock");
+        assert_eq!(
+            detected.target,
+            Target::Minikube(minikube(driver, runtime, ip)),
+            "{driver}/{runtime}"
+        );
+        assert_eq!(detected.delivery, delivery, "{driver}/{runtime}");
+        assert_eq!(
+            detected.evidence[..2],
+            [
+                format!("Minikube profile \"dev\": driver {driver}, runtime {runtime}"),
+                format!("the API server {server} is the profile's node"),
+            ]
+        );
+    }
+}
+
+#[test]
+fn a_minikube_profile_that_does_not_serve_the_context_is_not_trusted() {
+    let facts = Facts {
+        context: "dev".into(),
+        server: "https://10.0.0.5:6443".into(),
+        minikube: Some(minikube("kvm2", "docker", "192.168.39.10")),
+        ..Facts::default()
+    };
+    let detected = classify(&facts, "unix:///var/run/docker.sock");
+    assert_eq!(
+        detected.target,
+        Target::Remote {
+            server: "https://10.0.0.5:6443".into()
+        }
+    );
+    assert_eq!(detected.delivery, Delivery::Registry);
+    assert_eq!(
+        detected.evidence,
+        [
+            "Minikube profile \"dev\": driver kvm2, runtime docker",
+            "but the API server https://10.0.0.5:6443 is not the profile's node 192.168.39.10",
+            "no Minikube profile, kind or k3d node, or Docker Desktop serves https://10.0.0.5:6443; images go through a registry",
+        ]
+    );
+}
+
+#[test]
+fn docker_desktop_is_recognised_by_its_daemon_not_its_context_name() {
+    let facts = |os: &str| Facts {
+        context: "docker-desktop".into(),
+        server: "https://kubernetes.docker.internal:6443".into(),
+        docker_os: Some(os.into()),
+        ..Facts::default()
+    };
+    let detected = classify(&facts("Docker Desktop"), "unix:///var/run/docker.sock");
+    assert_eq!(detected.target, Target::DockerDesktop);
+    assert_eq!(
+        detected.delivery,
+        Delivery::Daemon {
+            host: "unix:///var/run/docker.sock".into(),
+            cert_dir: None
+        }
+    );
+    let json = serde_json::to_value(&detected).unwrap();
+    assert_eq!(json["target"]["kind"], "docker-desktop");
+    assert_eq!(json["delivery"]["via"], "daemon");
+    assert_eq!(
+        json["evidence"][0],
+        "the local Docker daemon is Docker Desktop and serves the API server https://kubernetes.docker.internal:6443"
+    );
+
+    let detected = classify(&facts("Debian GNU/Linux 12 (bookworm)"), "unix:///x");
+    assert!(matches!(detected.target, Target::Remote { .. }));
 }
