@@ -35,6 +35,10 @@ pub(crate) enum Command {
     Doctor(DoctorArgs),
     /// Print a shell completion script.
     Completions(CompletionsArgs),
+    /// Deliver a built image to the cluster: load it into the node's Docker
+    /// daemon or containerd, or push it to a registry, sending only what the
+    /// target lacks, and print the by-digest reference to run it by.
+    Load(LoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -49,4 +53,49 @@ pub(crate) struct CompletionsArgs {
     /// The shell to generate completions for.
     #[arg(value_enum)]
     pub(crate) shell: clap_complete::Shell,
+}
+
+/// Where `hoist load` delivers images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LoadTarget {
+    /// The Docker daemon `DOCKER_HOST` names (the Docker CLI's own settings).
+    Docker,
+    /// containerd in a kind cluster's control-plane node container.
+    Kind,
+    /// containerd in a k3d cluster's first server node container.
+    K3d,
+    /// An OCI registry (`--registry`).
+    Registry,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// The image's OCI layout directory (as `hoist build` writes it).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) layout: PathBuf,
+    /// The same image as a docker-archive tar.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) archive: PathBuf,
+    /// The image's repository name, e.g. `todo/backend`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: String,
+    /// Where to deliver.
+    #[arg(long, value_enum)]
+    pub(crate) target: LoadTarget,
+    /// The kind or k3d cluster name (default: `kind`, or `k3s-default` for k3d).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) cluster: Option<String>,
+    /// The registry and optional repository prefix, for `--target registry`.
+    #[arg(
+        long,
+        value_name = "HOST[/PREFIX]",
+        required_if_eq("target", "registry")
+    )]
+    pub(crate) registry: Option<String>,
+    /// Talk to the registry over plain HTTP (only for registries you run yourself).
+    #[arg(long)]
+    pub(crate) insecure_registry: bool,
+    /// The registry user; the password is read from `HOIST_REGISTRY_PASSWORD`.
+    #[arg(long, value_name = "USER", env = "HOIST_REGISTRY_USER")]
+    pub(crate) registry_user: Option<String>,
 }

@@ -3,6 +3,7 @@
 
 mod completions;
 mod doctor;
+mod load;
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
         match cli.command {
             Command::Doctor(args) => doctor::run(&cli.global, &args).await,
             Command::Completions(args) => Ok(completions::run(&args)),
+            Command::Load(args) => load::run(&cli.global, &args).await,
         }
     });
     match result {

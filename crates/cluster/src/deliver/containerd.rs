@@ -74,6 +74,31 @@ impl ContainerdLoader {
             .map(|s| (*s).to_owned())
             .collect();
         let shown = cmd.join(" ");
+        let result = self.exec(cmd, stdin).await?;
+        if result.status == 0 {
+            Ok(result)
+        } else if result.stderr.contains("no space left on device") {
+            Err(DeliverError::NoSpace {
+                target: format!("the node container {}", self.container),
+                image: args.last().copied().unwrap_or_default().to_owned(),
+                message: result.stderr,
+            })
+        } else {
+            Err(DeliverError::Containerd {
+                container: self.container.clone(),
+                command: shown,
+                status: result.status,
+                message: result.stderr,
+            })
+        }
+    }
+
+    /// Runs `cmd` in the node through a Docker exec and collects its output.
+    async fn exec(
+        &self,
+        cmd: Vec<String>,
+        stdin: Option<(&Path, &Counter, &dyn Reporter, hoist_imager::TaskId)>,
+    ) -> Result<Output, DeliverError> {
         let daemon_error = |error: bollard::errors::Error| DeliverError::Daemon {
             endpoint: "the local Docker daemon".to_owned(),
             action: "exec in",
@@ -149,27 +174,11 @@ impl ContainerdLoader {
             .map_err(daemon_error)?
             .exit_code
             .unwrap_or(-1);
-        let result = Output {
+        Ok(Output {
             status,
             stdout: String::from_utf8_lossy(&stdout).into_owned(),
             stderr: String::from_utf8_lossy(&stderr).trim().to_owned(),
-        };
-        if result.status == 0 {
-            Ok(result)
-        } else if result.stderr.contains("no space left on device") {
-            Err(DeliverError::NoSpace {
-                target: format!("the node container {}", self.container),
-                image: args.last().copied().unwrap_or_default().to_owned(),
-                message: result.stderr,
-            })
-        } else {
-            Err(DeliverError::Containerd {
-                container: self.container.clone(),
-                command: shown,
-                status: result.status,
-                message: result.stderr,
-            })
-        }
+        })
     }
 
     async fn has(&self, reference: &str) -> Result<bool, DeliverError> {

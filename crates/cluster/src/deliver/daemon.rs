@@ -51,6 +51,23 @@ pub struct DaemonEndpoint {
 }
 
 impl DaemonEndpoint {
+    /// The daemon the Docker CLI would use: `DOCKER_HOST` (default
+    /// `unix:///var/run/docker.sock`), with TLS from `DOCKER_CERT_PATH` (default
+    /// `~/.docker`) when `DOCKER_TLS_VERIFY` is set.
+    #[must_use]
+    pub fn from_env() -> Self {
+        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+        let host = var("DOCKER_HOST").unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
+        let tls = var("DOCKER_TLS_VERIFY").filter(|v| v != "0").map(|_| {
+            let dir = var("DOCKER_CERT_PATH").map_or_else(
+                || PathBuf::from(var("HOME").unwrap_or_default()).join(".docker"),
+                PathBuf::from,
+            );
+            TlsFiles::in_dir(&dir)
+        });
+        Self { host, tls }
+    }
+
     /// Connects and negotiates the API version with the daemon.
     ///
     /// # Errors

@@ -18,6 +18,7 @@ mod containerd;
 mod daemon;
 mod error;
 mod minikube;
+mod open;
 mod progress;
 mod registry;
 mod retry;
@@ -31,6 +32,7 @@ pub use containerd::ContainerdLoader;
 pub use daemon::{DaemonEndpoint, DaemonLoader, TlsFiles};
 pub use error::DeliverError;
 pub use minikube::MinikubeCliLoader;
+pub use open::{Destination, open};
 pub use registry::{RegistryCredentials, RegistryLoader, RegistryTarget};
 pub use source::{Image, ImageSource, LOCAL_REGISTRY};
 

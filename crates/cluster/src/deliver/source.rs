@@ -61,7 +61,13 @@ impl ImageSource {
     pub fn open(self) -> Result<Image, DeliverError> {
         check_name(&self.name)?;
         let index_path = self.layout.join("index.json");
-        let index = ImageIndex::from_file(&index_path)
+        if !index_path.is_file() {
+            return Err(source_error(
+                &self.layout,
+                "is not an OCI image layout (it has no index.json); pass the layout directory the image was built into",
+            ));
+        }
+        let index = ImageIndex::from_reader(read_file(&index_path)?.as_slice())
             .map_err(|error| source_error(&index_path, &error.to_string()))?;
         let descriptor = match index.manifests().as_slice() {
             [one] => one.clone(),
@@ -272,6 +278,25 @@ mod tests {
                 )
             );
         }
+    }
+
+    #[test]
+    fn a_directory_without_index_json_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = ImageSource {
+            layout: dir.path().to_owned(),
+            archive: dir.path().join("image.tar"),
+            name: "app".into(),
+        }
+        .open()
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "cannot deliver {}: is not an OCI image layout (it has no index.json); pass the layout directory the image was built into",
+                dir.path().display()
+            )
+        );
     }
 
     #[test]

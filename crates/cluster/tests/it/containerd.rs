@@ -1,10 +1,10 @@
 //! The containerd path: `ctr` run through a Docker exec in a node container.
 //!
-//! The node here is a busybox container whose `ctr` is a stand-in script
-//! that keeps its arguments, the bytes it received on stdin, and the image
-//! names it was asked to tag: real containerd needs a privileged node image
-//! this machine cannot pull. What is real: the Docker exec, stdin streaming
-//! and its end-of-file, exit statuses, and the command lines.
+//! Two nodes: a busybox container whose `ctr` is a stand-in script keeping
+//! its exact arguments and the bytes it received (so the command lines and
+//! the stdin stream are checked byte for byte), and a real containerd 1.6
+//! from Debian running unprivileged but for `CAP_SYS_ADMIN`, with the
+//! native snapshotter (so import, unpack and the digest check are real).
 
 use hoist_cluster::deliver::{ContainerdLoader, DaemonLoader, Loader, Via};
 use hoist_imager::NoReporter;
@@ -100,4 +100,106 @@ async fn a_missing_node_is_named() {
             "the node container {missing} is not running; start the cluster (e.g. `kind create cluster`) and retry"
         )
     );
+}
+
+/// A Debian bookworm root filesystem with containerd, as a tar:
+/// `mmdebstrap --variant=minbase --include=containerd bookworm FILE` (about
+/// 270 MB; `.ci/run` builds it once).
+const CONTAINERD_NODE: hoist_testkit::Service = hoist_testkit::Service {
+    var: "HOIST_TEST_CONTAINERD_NODE",
+    what: "a containerd node root filesystem (mmdebstrap --include=containerd)",
+};
+
+/// The node image, imported into the daemon once per root filesystem tar.
+fn containerd_node_image(host: &str, rootfs: &std::path::Path) -> String {
+    let modified = std::fs::metadata(rootfs).unwrap().modified().unwrap();
+    let stamp = modified
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let reference = format!("hoist-test/containerd-node:{stamp}");
+    let docker = |args: &[&str]| {
+        std::process::Command::new("docker")
+            .env("DOCKER_HOST", host)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    if !docker(&["image", "inspect", &reference]).status.success() {
+        let imported = docker(&[
+            "import",
+            // Unpacking into the native snapshotter needs only bind mounts.
+            "-c",
+            "ENV CONTAINERD_SNAPSHOTTER=native",
+            "-c",
+            r#"CMD ["/usr/bin/containerd"]"#,
+            &rootfs.display().to_string(),
+            &reference,
+        ]);
+        assert!(
+            imported.status.success(),
+            "{}",
+            String::from_utf8_lossy(&imported.stderr)
+        );
+    }
+    reference
+}
+
+#[tokio::test]
+async fn imports_into_real_containerd_once_and_names_it_by_digest() {
+    let Some((docker, host)) = crate::docker().await else {
+        return;
+    };
+    let Some(rootfs) = hoist_testkit::service_path(CONTAINERD_NODE) else {
+        return;
+    };
+    let node_image = containerd_node_image(&host, &rootfs);
+    let node = Container::run(
+        &host,
+        &unique("ctrd-control-plane"),
+        &[
+            // Mounting snapshots needs CAP_SYS_ADMIN; kind runs its nodes privileged.
+            "--cap-add=SYS_ADMIN",
+            "--security-opt=apparmor=unconfined",
+            "--security-opt=seccomp=unconfined",
+            &node_image,
+        ]
+        .map(str::to_owned),
+    );
+    // containerd creates its socket within a second or two.
+    for _ in 0..50 {
+        let probe = std::process::Command::new("docker")
+            .env("DOCKER_HOST", &host)
+            .args(["exec", &node.name, "ctr", "version"])
+            .output()
+            .unwrap();
+        if probe.status.success() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+
+    let app = busybox_image(&unique("hoist-test/real"), &[]);
+    let loader = ContainerdLoader::new(docker, node.name.clone());
+    let first = loader.deliver(&app.image, &NoReporter).await.unwrap();
+    assert!(!first.skipped);
+    assert_eq!(first.bytes_sent, app.image.archive_size);
+    assert_eq!(first.reference, app.image.local_reference());
+
+    let listed = node.docker(&[
+        "exec", &node.name, "ctr", "-n", "k8s.io", "images", "ls", "-q",
+    ]);
+    assert!(listed.lines().any(|l| l == first.reference), "{listed}");
+    let content = node.docker(&[
+        "exec", &node.name, "ctr", "-n", "k8s.io", "content", "ls", "-q",
+    ]);
+    assert!(
+        content.lines().any(|l| l == app.image.config_digest()),
+        "the image config {} is not in containerd's store:\n{content}",
+        app.image.config_digest()
+    );
+
+    let again = loader.deliver(&app.image, &NoReporter).await.unwrap();
+    assert!(again.skipped);
+    assert_eq!(again.bytes_sent, 0);
 }

@@ -120,19 +120,21 @@ impl Container {
     /// Runs `sleep` from `reference` detached as `name` with `labels`,
     /// publishing port 6443 on a free loopback port.
     pub(crate) fn start(host: &str, reference: &str, name: &str, labels: &[(&str, &str)]) -> Self {
-        let mut command = Command::new("docker");
-        command.env("DOCKER_HOST", host).args([
-            "run",
-            "-d",
-            "--name",
-            name,
-            "-p",
-            "127.0.0.1::6443",
-        ]);
+        let mut args = vec!["-p".to_owned(), "127.0.0.1::6443".to_owned()];
         for (key, value) in labels {
-            command.arg("--label").arg(format!("{key}={value}"));
+            args.push("--label".to_owned());
+            args.push(format!("{key}={value}"));
         }
-        run(command.args([reference, "sleep", "600"]));
+        args.extend([reference, "sleep", "600"].map(str::to_owned));
+        Self::run(host, name, &args)
+    }
+
+    /// `docker run -d --name NAME ARGS...`.
+    pub(crate) fn run(host: &str, name: &str, args: &[String]) -> Self {
+        run(Command::new("docker")
+            .env("DOCKER_HOST", host)
+            .args(["run", "-d", "--name", name])
+            .args(args));
         Self {
             name: name.to_owned(),
             host: host.to_owned(),
