@@ -2,6 +2,7 @@
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::exit)] // A command-line tool of its own.
 
 mod bases;
+mod bench_load;
 mod cmd;
 mod test;
 
@@ -20,11 +21,14 @@ enum Command {
     Test(test::Args),
     /// Build the offline base root filesystems with mmdebstrap.
     Bases(bases::Args),
+    /// Benchmark image delivery: hoist load against docker load and skopeo copy.
+    BenchLoad(bench_load::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Xtask::parse().command {
         Command::Test(args) => test::run(&args),
         Command::Bases(args) => bases::run(&args),
+        Command::BenchLoad(args) => bench_load::run(&args),
     }
 }
