@@ -77,12 +77,6 @@ impl ContainerdLoader {
         let result = self.exec(cmd, stdin).await?;
         if result.status == 0 {
             Ok(result)
-        } else if result.stderr.contains("no space left on device") {
-            Err(DeliverError::NoSpace {
-                target: format!("the node container {}", self.container),
-                image: args.last().copied().unwrap_or_default().to_owned(),
-                message: result.stderr,
-            })
         } else {
             Err(DeliverError::Containerd {
                 container: self.container.clone(),
@@ -216,7 +210,19 @@ impl Loader for ContainerdLoader {
                     .await;
                 if let Err(error) = result {
                     reporter.on_finish(task, "failed");
-                    return Err(error);
+                    return Err(match error {
+                        DeliverError::Containerd { message, .. }
+                            if message.contains("no space left on device") =>
+                        {
+                            DeliverError::NoSpace {
+                                target: format!("the node container {}", self.container),
+                                image: image.source.archive.display().to_string(),
+                                message,
+                                fix: "`crictl rmi --prune` in the node removes unused images",
+                            }
+                        }
+                        other => other,
+                    });
                 }
                 self.ctr(&["images", "tag", "--force", &loaded_as, &reference], None)
                     .await?;

@@ -195,6 +195,7 @@ impl DaemonLoader {
                 target: format!("the Docker daemon at {}", self.endpoint),
                 image: shown,
                 message,
+                fix: "`docker image prune` removes unused images",
             }
         } else {
             DeliverError::Daemon {

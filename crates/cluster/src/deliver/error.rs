@@ -69,7 +69,7 @@ pub enum DeliverError {
     },
     /// The target ran out of disk space.
     #[error(
-        "no space left on {target} while loading {image}: {message}; free space there (e.g. `docker image prune`) and retry"
+        "no space left on {target} while loading {image}: {message}; free space there ({fix}) and retry"
     )]
     NoSpace {
         /// The target.
@@ -78,6 +78,8 @@ pub enum DeliverError {
         image: String,
         /// The target's own text.
         message: String,
+        /// How to free space there.
+        fix: &'static str,
     },
     /// The node container holding containerd does not exist or is not running.
     #[error(

@@ -138,6 +138,7 @@ impl RegistryLoader {
                 target: format!("the registry {registry}"),
                 image: reference.whole(),
                 message,
+                fix: "the registry's garbage collector reclaims unreferenced blobs",
             };
         }
         DeliverError::Registry {

@@ -145,31 +145,24 @@ fn containerd_node_image(host: &str, rootfs: &std::path::Path) -> String {
     reference
 }
 
-#[tokio::test]
-async fn imports_into_real_containerd_once_and_names_it_by_digest() {
-    let Some((docker, host)) = crate::docker().await else {
-        return;
-    };
-    let Some(rootfs) = hoist_testkit::service_path(CONTAINERD_NODE) else {
-        return;
-    };
-    let node_image = containerd_node_image(&host, &rootfs);
-    let node = Container::run(
-        &host,
-        &unique("ctrd-control-plane"),
-        &[
-            // Mounting snapshots needs CAP_SYS_ADMIN; kind runs its nodes privileged.
-            "--cap-add=SYS_ADMIN",
-            "--security-opt=apparmor=unconfined",
-            "--security-opt=seccomp=unconfined",
-            &node_image,
-        ]
-        .map(str::to_owned),
-    );
+/// Starts a real containerd node container; `extra` goes to `docker run`.
+async fn containerd_node(host: &str, rootfs: &std::path::Path, extra: &[&str]) -> Container {
+    let node_image = containerd_node_image(host, rootfs);
+    let mut args = [
+        // Mounting snapshots needs CAP_SYS_ADMIN; kind runs its nodes privileged.
+        "--cap-add=SYS_ADMIN",
+        "--security-opt=apparmor=unconfined",
+        "--security-opt=seccomp=unconfined",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    args.push(node_image);
+    let node = Container::run(host, &unique("ctrd-control-plane"), &args);
     // containerd creates its socket within a second or two.
     for _ in 0..50 {
         let probe = std::process::Command::new("docker")
-            .env("DOCKER_HOST", &host)
+            .env("DOCKER_HOST", host)
             .args(["exec", &node.name, "ctr", "version"])
             .output()
             .unwrap();
@@ -178,6 +171,48 @@ async fn imports_into_real_containerd_once_and_names_it_by_digest() {
         }
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
+    node
+}
+
+#[tokio::test]
+async fn a_full_node_disk_is_reported_as_such() {
+    let Some((docker, host)) = crate::docker().await else {
+        return;
+    };
+    let Some(rootfs) = hoist_testkit::service_path(CONTAINERD_NODE) else {
+        return;
+    };
+    // A 1 MiB content store cannot hold the 2 MB image: a real ENOSPC.
+    let node = containerd_node(&host, &rootfs, &["--tmpfs=/var/lib/containerd:size=1m"]).await;
+    let app = busybox_image(&unique("hoist-test/full"), &[]);
+    let error = ContainerdLoader::new(docker, node.name.clone())
+        .deliver(&app.image, &NoReporter)
+        .await
+        .unwrap_err()
+        .to_string();
+    let start = format!(
+        "no space left on the node container {} while loading {}: ctr: failed to ingest ",
+        node.name,
+        app.image.source.archive.display()
+    );
+    assert!(error.starts_with(&start), "{error}");
+    assert!(
+        error.ends_with(
+            "no space left on device: unknown; free space there (`crictl rmi --prune` in the node removes unused images) and retry"
+        ),
+        "{error}"
+    );
+}
+
+#[tokio::test]
+async fn imports_into_real_containerd_once_and_names_it_by_digest() {
+    let Some((docker, host)) = crate::docker().await else {
+        return;
+    };
+    let Some(rootfs) = hoist_testkit::service_path(CONTAINERD_NODE) else {
+        return;
+    };
+    let node = containerd_node(&host, &rootfs, &[]).await;
 
     let app = busybox_image(&unique("hoist-test/real"), &[]);
     let loader = ContainerdLoader::new(docker, node.name.clone());
