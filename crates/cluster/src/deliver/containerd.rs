@@ -19,6 +19,9 @@ use super::{DeliverError, Delivered, Image, Loader, Via};
 /// The containerd namespace the kubelet's CRI plugin reads images from.
 const NAMESPACE: &str = "k8s.io";
 
+/// The label hoist puts on images it imported, holding the config digest.
+const CONFIG_LABEL: &str = "dev.hoist.config";
+
 /// Imports images into containerd in a node container, with `ctr -n k8s.io`.
 #[derive(Debug, Clone)]
 pub struct ContainerdLoader {
@@ -175,9 +178,18 @@ impl ContainerdLoader {
         })
     }
 
-    async fn has(&self, reference: &str) -> Result<bool, DeliverError> {
-        let listed = self.ctr(&["images", "ls", "-q"], None).await?;
-        Ok(listed.stdout.lines().any(|line| line.trim() == reference))
+    /// Whether containerd has `reference` labelled with this image's config
+    /// digest: a tag alone could have been pointed elsewhere since.
+    async fn has(&self, reference: &str, config: &str) -> Result<bool, DeliverError> {
+        let listed = self.ctr(&["images", "ls"], None).await?;
+        let label = format!("{CONFIG_LABEL}={config}");
+        Ok(listed.stdout.lines().any(|line| {
+            line.split_whitespace().next() == Some(reference)
+                && line
+                    .split_whitespace()
+                    .last()
+                    .is_some_and(|labels| labels.split(',').any(|l| l == label))
+        }))
     }
 }
 
@@ -198,7 +210,8 @@ impl Loader for ContainerdLoader {
                 &format!("import {} into {}", image.source.name, self.container),
                 Some(image.archive_size),
             );
-            let skipped = self.has(&reference).await?;
+            let config = image.config_digest();
+            let skipped = self.has(&reference, &config).await?;
             let counter = Counter::default();
             if !skipped {
                 let loaded_as = containerd_name(&image.archive_tag()?);
@@ -225,6 +238,9 @@ impl Loader for ContainerdLoader {
                     });
                 }
                 self.ctr(&["images", "tag", "--force", &loaded_as, &reference], None)
+                    .await?;
+                let label = format!("{CONFIG_LABEL}={config}");
+                self.ctr(&["images", "label", &reference, &label], None)
                     .await?;
             }
             reporter.on_finish(task, &progress::outcome(counter.get(), skipped));

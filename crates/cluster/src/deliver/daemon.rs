@@ -131,11 +131,16 @@ impl DaemonLoader {
 
     /// Whether the daemon has an image by this name or ID.
     async fn has(&self, name: &str) -> Result<bool, DeliverError> {
+        Ok(self.id_of(name).await?.is_some())
+    }
+
+    /// The ID of the daemon's image by this name or ID, if it has one.
+    async fn id_of(&self, name: &str) -> Result<Option<String>, DeliverError> {
         match self.docker.inspect_image(name).await {
-            Ok(_) => Ok(true),
+            Ok(image) => Ok(Some(image.id.unwrap_or_default())),
             Err(BollardError::DockerResponseServerError {
                 status_code: 404, ..
-            }) => Ok(false),
+            }) => Ok(None),
             Err(error) => Err(DeliverError::DaemonUnreachable {
                 endpoint: self.endpoint.clone(),
                 message: error.to_string(),
@@ -242,7 +247,13 @@ impl Loader for DaemonLoader {
     ) -> BoxFuture<'a, Result<Delivered, DeliverError>> {
         Box::pin(async move {
             let reference = image.local_reference();
-            let skipped = self.has(&reference).await?;
+            // The tag is only trusted when it names this very image: Docker's
+            // store identifies it by config digest, a containerd store by
+            // manifest digest.
+            let skipped = self
+                .id_of(&reference)
+                .await?
+                .is_some_and(|id| id == image.config_digest() || id == image.digest);
             let bytes_sent = if skipped {
                 let task = reporter.on_start(&format!("load {}", image.source.name), Some(0));
                 reporter.on_finish(task, &progress::outcome(0, true));

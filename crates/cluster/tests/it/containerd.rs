@@ -17,7 +17,8 @@ echo "$*" >> /ctr-args.log
 case "$3 $4" in
   "images ls") cat /ctr-images 2>/dev/null; exit 0 ;;
   "images import") cat > /ctr-import.tar; echo "unpacking done"; exit 0 ;;
-  "images tag") echo "$7" >> /ctr-images; exit 0 ;;
+  "images tag") exit 0 ;;
+  "images label") echo "$5 type digest size platform $6" >> /ctr-images; exit 0 ;;
 esac
 echo "stand-in ctr: unexpected arguments: $*" >&2
 exit 3
@@ -72,13 +73,18 @@ async fn imports_through_exec_once_then_finds_the_image() {
     assert_eq!(
         args.lines().collect::<Vec<_>>(),
         [
-            "-n k8s.io images ls -q".to_owned(),
+            "-n k8s.io images ls".to_owned(),
             "-n k8s.io images import -".to_owned(),
             format!(
                 "-n k8s.io images tag --force docker.io/{}:test {}",
                 app.image.source.name, first.reference
             ),
-            "-n k8s.io images ls -q".to_owned(),
+            format!(
+                "-n k8s.io images label {} dev.hoist.config={}",
+                first.reference,
+                app.image.config_digest()
+            ),
+            "-n k8s.io images ls".to_owned(),
         ]
     );
 }
@@ -237,4 +243,31 @@ async fn imports_into_real_containerd_once_and_names_it_by_digest() {
     let again = loader.deliver(&app.image, &NoReporter).await.unwrap();
     assert!(again.skipped);
     assert_eq!(again.bytes_sent, 0);
+
+    // The tag pointed at another image (its label goes with it): not trusted.
+    let other = busybox_image(&unique("hoist-test/other"), &[]);
+    loader.deliver(&other.image, &NoReporter).await.unwrap();
+    let ctr = |args: &[&str]| {
+        let mut full = vec!["exec", node.name.as_str(), "ctr", "-n", "k8s.io", "images"];
+        full.extend(args);
+        node.docker(&full)
+    };
+    ctr(&[
+        "tag",
+        "--force",
+        &other.image.local_reference(),
+        &first.reference,
+    ]);
+    let replaced = loader.deliver(&app.image, &NoReporter).await.unwrap();
+    assert!(!replaced.skipped);
+    assert_eq!(replaced.bytes_sent, app.image.archive_size);
+    let listed = ctr(&["ls"]);
+    let line = listed
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", first.reference)))
+        .unwrap();
+    assert!(
+        line.contains(&format!("dev.hoist.config={}", app.image.config_digest())),
+        "{line}"
+    );
 }

@@ -5,7 +5,7 @@ use std::process::Command;
 use hoist_cluster::deliver::{DaemonEndpoint, DaemonLoader, Loader, TlsFiles, Via};
 use hoist_imager::NoReporter;
 
-use crate::support::{busybox_image, unique};
+use crate::support::{Recorder, busybox_image, unique};
 
 #[tokio::test]
 async fn loads_once_then_sends_nothing_and_the_image_runs() {
@@ -95,4 +95,81 @@ async fn missing_tls_material_names_the_file() {
             dir.path().join("cert.pem").display()
         )
     );
+}
+
+#[tokio::test]
+async fn progress_reaches_the_archive_size() {
+    let Some((docker, host)) = crate::docker().await else {
+        return;
+    };
+    let test = busybox_image(&unique("hoist-test/progress"), &[]);
+    let recorder = Recorder::default();
+    DaemonLoader::new(docker, host)
+        .deliver(&test.image, &recorder)
+        .await
+        .unwrap();
+    let calls = recorder.calls.into_inner().unwrap();
+    let size = test.image.archive_size;
+    assert_eq!(
+        calls.first().unwrap(),
+        &format!(
+            "start load {} into Docker Some({size})",
+            test.image.source.name
+        )
+    );
+    assert_eq!(calls[calls.len() - 2], format!("progress {size}"));
+    assert_eq!(
+        calls.last().unwrap(),
+        &format!("finish sent {:.1} MB", size as f64 / 1e6)
+    );
+    // Reported progress never goes backwards.
+    let done: Vec<u64> = calls
+        .iter()
+        .filter_map(|c| c.strip_prefix("progress ")?.parse().ok())
+        .collect();
+    assert!(done.windows(2).all(|w| w[0] <= w[1]), "{done:?}");
+}
+
+#[tokio::test]
+async fn a_stale_tag_is_replaced_not_trusted() {
+    let Some((docker, host)) = crate::docker().await else {
+        return;
+    };
+    let loader = DaemonLoader::new(docker, host.clone());
+    let old = busybox_image(&unique("hoist-test/stale"), &[]);
+    let new = busybox_image(&unique("hoist-test/stale"), &[]);
+    let old_reference = loader
+        .deliver(&old.image, &NoReporter)
+        .await
+        .unwrap()
+        .reference;
+    // Someone points the new image's tag at the old image.
+    let docker_cli = |args: &[&str]| {
+        let output = Command::new("docker")
+            .env("DOCKER_HOST", &host)
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8_lossy(&output.stdout).trim().to_owned()
+    };
+    docker_cli(&["tag", &old_reference, &new.image.local_reference()]);
+
+    let delivered = loader.deliver(&new.image, &NoReporter).await.unwrap();
+    assert!(!delivered.skipped);
+    assert_eq!(delivered.bytes_sent, new.image.archive_size);
+    let id = docker_cli(&[
+        "image",
+        "inspect",
+        "--format",
+        "{{.Id}}",
+        &delivered.reference,
+    ]);
+    assert_eq!(id, new.image.config_digest());
+    let output = docker_cli(&["run", "--rm", "--network", "none", &delivered.reference]);
+    assert_eq!(output, new.marker);
 }

@@ -176,3 +176,25 @@ impl Drop for Container {
             .output();
     }
 }
+
+/// A reporter that keeps every call, to check what a loader reported.
+#[derive(Default)]
+pub(crate) struct Recorder {
+    pub(crate) calls: std::sync::Mutex<Vec<String>>,
+}
+
+impl hoist_imager::Reporter for Recorder {
+    fn on_start(&self, what: &str, total: Option<u64>) -> hoist_imager::TaskId {
+        self.calls
+            .lock()
+            .unwrap()
+            .push(format!("start {what} {total:?}"));
+        hoist_imager::TaskId(1)
+    }
+    fn on_progress(&self, _id: hoist_imager::TaskId, done: u64) {
+        self.calls.lock().unwrap().push(format!("progress {done}"));
+    }
+    fn on_finish(&self, _id: hoist_imager::TaskId, outcome: &str) {
+        self.calls.lock().unwrap().push(format!("finish {outcome}"));
+    }
+}
