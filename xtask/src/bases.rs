@@ -1,8 +1,163 @@
-//! `cargo xtask bases`: offline base root filesystems built with mmdebstrap.
+//! `cargo xtask bases`: the offline base root filesystems that tests and the
+//! reference app build on, made from Debian packages with mmdebstrap.
+//!
+//! No container registry is reachable on our machines, so these tarballs are
+//! where every image's userland comes from. mmdebstrap uses the machine's own
+//! apt sources, so no mirror is named here. Each tarball is reused while its
+//! recipe (suite, packages, excludes) is unchanged: the recipe is stored next
+//! to it and compared before anything is built.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+
+use crate::cmd;
 
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {}
+pub(crate) struct Args {
+    /// Where the tarballs go; default $HOIST_BASES_DIR, else ~/.cache/hoist/bases.
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Build these bases only (python, node, postgres).
+    #[arg(value_name = "NAME")]
+    only: Vec<String>,
+    /// Rebuild even when a tarball with the same recipe exists.
+    #[arg(long)]
+    force: bool,
+}
 
-pub(crate) fn run(_args: &Args) -> anyhow::Result<()> {
-    anyhow::bail!("bases is being written")
+/// One base: a name, the packages beyond minbase.
+struct Base {
+    name: &'static str,
+    packages: &'static [&'static str],
+}
+
+const SUITE: &str = "bookworm";
+
+const BASES: &[Base] = &[
+    Base {
+        name: "python",
+        packages: &["python3", "ca-certificates"],
+    },
+    Base {
+        name: "node",
+        packages: &["nodejs", "ca-certificates"],
+    },
+    Base {
+        name: "postgres",
+        packages: &["postgresql-15"],
+    },
+];
+
+/// dpkg path excludes: documentation, manual pages and locales are dead weight
+/// in an image. Copyright files stay (licences travel with the binaries).
+const EXCLUDES: &[&str] = &[
+    "path-exclude=/usr/share/man/*",
+    "path-exclude=/usr/share/doc/*",
+    "path-include=/usr/share/doc/*/copyright",
+    "path-exclude=/usr/share/info/*",
+    "path-exclude=/usr/share/locale/*",
+    "path-exclude=/usr/share/lintian/*",
+    "path-exclude=/usr/share/linda/*",
+];
+
+impl Base {
+    /// The recipe text stored beside the tarball; a difference means rebuild.
+    fn recipe(&self) -> String {
+        format!(
+            "suite={SUITE}\nvariant=minbase\npackages={}\nexcludes={}\n",
+            self.packages.join(","),
+            EXCLUDES.join(",")
+        )
+    }
+}
+
+fn default_dir() -> PathBuf {
+    if let Some(dir) = std::env::var_os("HOIST_BASES_DIR").filter(|d| !d.is_empty()) {
+        return PathBuf::from(dir);
+    }
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| Path::new(&home).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/var/cache"));
+    cache.join("hoist/bases")
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let dir = args.dir.clone().unwrap_or_else(default_dir);
+    std::fs::create_dir_all(&dir).with_context(|| format!("failed to create {}", dir.display()))?;
+    if let Some(unknown) = args
+        .only
+        .iter()
+        .find(|name| !BASES.iter().any(|base| base.name == name.as_str()))
+    {
+        bail!("no base named {unknown:?}; the bases are: python, node, postgres");
+    }
+    let selected = BASES
+        .iter()
+        .filter(|base| args.only.is_empty() || args.only.iter().any(|n| n == base.name));
+    println!("{:<10} {:>10} {:>9}  tarball", "base", "size", "time");
+    for base in selected {
+        let tarball = dir.join(format!("{}.tar", base.name));
+        let recipe_file = dir.join(format!("{}.recipe", base.name));
+        let started = Instant::now();
+        let fresh = !args.force
+            && tarball.is_file()
+            && std::fs::read_to_string(&recipe_file).is_ok_and(|stored| stored == base.recipe());
+        let how = if fresh {
+            "reused"
+        } else {
+            build(base, &tarball)?;
+            std::fs::write(&recipe_file, base.recipe())
+                .with_context(|| format!("failed to write {}", recipe_file.display()))?;
+            "built"
+        };
+        let size = std::fs::metadata(&tarball)
+            .with_context(|| format!("failed to stat {}", tarball.display()))?
+            .len();
+        println!(
+            "{:<10} {:>7.1} MB {:>8.1}s  {} ({how})",
+            base.name,
+            size as f64 / 1_000_000.0,
+            started.elapsed().as_secs_f64(),
+            tarball.display()
+        );
+    }
+    Ok(())
+}
+
+/// Builds into a temporary name and renames, so an interrupted build never
+/// leaves a tarball that looks complete.
+fn build(base: &Base, tarball: &Path) -> anyhow::Result<()> {
+    let partial = tarball.with_extension("tar.partial");
+    let mut command = Command::new("mmdebstrap");
+    command
+        .args([
+            "--quiet",
+            "--variant=minbase",
+            "--mode=root",
+            "--format=tar",
+        ])
+        .arg(format!("--include={}", base.packages.join(",")))
+        .args(EXCLUDES.iter().map(|rule| format!("--dpkgopt={rule}")))
+        // Fixed timestamps make the tarball (and every image built on it) reproducible.
+        .env("SOURCE_DATE_EPOCH", "0")
+        .arg(SUITE)
+        .arg(&partial);
+    if which("mmdebstrap").is_none() {
+        bail!("mmdebstrap is not installed; install it with `apt-get install -y mmdebstrap`");
+    }
+    cmd::run(&mut command)?;
+    std::fs::rename(&partial, tarball)
+        .with_context(|| format!("failed to move {} into place", partial.display()))
+}
+
+fn which(program: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH")?
+        .to_str()?
+        .split(':')
+        .map(|dir| Path::new(dir).join(program))
+        .find(|path| path.is_file())
 }

@@ -7,6 +7,7 @@ pub(crate) const SUCCESS: u8 = 0;
 /// The command ran and something failed (a check, a build, a rollout).
 pub(crate) const FAILURE: u8 = 1;
 /// The command line was wrong (clap's own usage errors use this code too).
+#[allow(dead_code)] // clap exits with 2 itself; the constant documents it.
 pub(crate) const USAGE: u8 = 2;
 
 pub(crate) const HELP: &str = "\

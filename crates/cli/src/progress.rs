@@ -1,4 +1,5 @@
 //! The indicatif implementation of the libraries' `Reporter` trait.
+#![allow(dead_code)] // TODO(lead): remove when `build` and `load` use it at merge.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -11,7 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// terminal or when `--json` asked for machine output.
 pub(crate) struct Bars {
     multi: MultiProgress,
-    bars: Mutex<HashMap<u64, ProgressBar>>,
+    active: Mutex<HashMap<u64, ProgressBar>>,
     next: AtomicU64,
 }
 
@@ -24,7 +25,7 @@ impl Bars {
         };
         Self {
             multi: MultiProgress::with_draw_target(target),
-            bars: Mutex::new(HashMap::new()),
+            active: Mutex::new(HashMap::new()),
             next: AtomicU64::new(1),
         }
     }
@@ -44,7 +45,7 @@ impl Reporter for Bars {
             None => ProgressBar::new_spinner(),
         };
         let bar = self.multi.add(bar.with_message(what.to_owned()));
-        self.bars
+        self.active
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .insert(id, bar);
@@ -53,7 +54,7 @@ impl Reporter for Bars {
 
     fn on_progress(&self, id: TaskId, done: u64) {
         if let Some(bar) = self
-            .bars
+            .active
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .get(&id.0)
@@ -64,7 +65,7 @@ impl Reporter for Bars {
 
     fn on_finish(&self, id: TaskId, outcome: &str) {
         if let Some(bar) = self
-            .bars
+            .active
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .remove(&id.0)

@@ -1,30 +1,47 @@
 //! hoist-cluster: target detection, image delivery, rollouts and diagnostics.
 //!
+//! Everything here reads its surroundings (DOCKER_HOST, KUBECONFIG,
+//! MINIKUBE_HOME, PATH) from an [`env::Environment`] value rather than from
+//! the process, so the same code serves the CLI and tests that run side by
+//! side with different environments.
+//!
 //! ```no_run
-//! # async fn example() -> hoist_cluster::Result<()> {
-//! use hoist_cluster::deliver::{DaemonEndpoint, DaemonLoader, ImageSource, Loader};
-//! let endpoint = DaemonEndpoint { host: "unix:///var/run/docker.sock".into(), tls: None };
-//! let loader = DaemonLoader::new(endpoint.connect().await?, endpoint.host.clone());
-//! let image = ImageSource {
-//!     layout: "build/api/oci".into(),
-//!     archive: "build/api/image.tar".into(),
-//!     name: "todo/api".into(),
+//! # async fn example() {
+//! use hoist_cluster::doctor;
+//! let report = doctor::diagnose(&doctor::Options::default()).await;
+//! for check in &report.checks {
+//!     println!("{:?} {}: {}", check.status, check.name, check.summary);
 //! }
-//! .open()?;
-//! let delivered = loader.deliver(&image, &hoist_imager::NoReporter).await?;
-//! assert!(delivered.reference.starts_with("hoist.local/todo/api:"));
-//! # Ok(()) }
+//! # }
 //! ```
 #![deny(missing_docs)]
 
 pub mod deliver;
+pub mod docker;
+pub mod doctor;
+pub mod env;
+pub mod kubeconfig;
+pub mod minikube;
 pub mod target;
+pub mod tools;
 
-/// Everything that can go wrong talking to a cluster or a daemon.
+/// Everything that can go wrong talking to a cluster, a daemon or a tool.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// Delivering an image failed.
+    /// Reaching a Docker daemon.
+    #[error(transparent)]
+    Docker(#[from] docker::DockerError),
+    /// Reading a kubeconfig or reaching its API server.
+    #[error(transparent)]
+    Kube(#[from] kubeconfig::KubeError),
+    /// Reading a Minikube profile.
+    #[error(transparent)]
+    Minikube(#[from] minikube::MinikubeError),
+    /// Finding or running helm or kubectl.
+    #[error(transparent)]
+    Tool(#[from] tools::ToolError),
+    /// Delivering an image.
     #[error(transparent)]
     Deliver(#[from] deliver::DeliverError),
 }

@@ -8,8 +8,10 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use hoist_cluster::deliver::{
-    self, DaemonEndpoint, Destination, ImageSource, RegistryCredentials, RegistryTarget,
+    self, Destination, ImageSource, RegistryCredentials, RegistryTarget,
 };
+use hoist_cluster::docker::DockerEndpoint;
+use hoist_cluster::env::Environment;
 
 use crate::cli::{Global, LoadArgs, LoadTarget};
 use crate::progress::Bars;
@@ -56,7 +58,7 @@ pub(crate) async fn run(global: &Global, args: &LoadArgs) -> anyhow::Result<Exit
 }
 
 fn destination(args: &LoadArgs) -> anyhow::Result<Destination> {
-    let docker = DaemonEndpoint::from_env();
+    let docker = DockerEndpoint::from_env(&Environment::current());
     Ok(match args.target {
         LoadTarget::Docker => Destination::Daemon(docker),
         LoadTarget::Kind => Destination::Containerd {

@@ -1,7 +1,7 @@
 //! Loading into a Docker daemon: the local one, Minikube's (TCP and TLS), or
 //! Docker Desktop's.
 
-use std::path::PathBuf;
+use std::time::Duration;
 
 use bollard::Docker;
 use bollard::errors::Error as BollardError;
@@ -14,102 +14,9 @@ use super::progress::{self, Counter};
 use super::retry::{looks_transient, with_backoff};
 use super::{DeliverError, Delivered, Image, Loader, Via};
 
-/// Seconds bollard waits on one request; loading a large image is one request.
-const TIMEOUT_SECS: u64 = 600;
-
-/// Client certificate files for a daemon that requires TLS, as `minikube
-/// docker-env` names them (`DOCKER_CERT_PATH`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TlsFiles {
-    /// The CA certificate (`ca.pem`).
-    pub ca: PathBuf,
-    /// The client certificate (`cert.pem`).
-    pub cert: PathBuf,
-    /// The client key (`key.pem`).
-    pub key: PathBuf,
-}
-
-impl TlsFiles {
-    /// The three files in `dir` under their conventional names.
-    #[must_use]
-    pub fn in_dir(dir: &std::path::Path) -> Self {
-        Self {
-            ca: dir.join("ca.pem"),
-            cert: dir.join("cert.pem"),
-            key: dir.join("key.pem"),
-        }
-    }
-}
-
-/// Where a Docker daemon listens.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DaemonEndpoint {
-    /// `unix:///path`, `tcp://host:port` or `http://host:port`.
-    pub host: String,
-    /// The client TLS files, for `tcp://` daemons that require TLS.
-    pub tls: Option<TlsFiles>,
-}
-
-impl DaemonEndpoint {
-    /// The daemon the Docker CLI would use: `DOCKER_HOST` (default
-    /// `unix:///var/run/docker.sock`), with TLS from `DOCKER_CERT_PATH` (default
-    /// `~/.docker`) when `DOCKER_TLS_VERIFY` is set.
-    #[must_use]
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        let host = var("DOCKER_HOST").unwrap_or_else(|| "unix:///var/run/docker.sock".to_owned());
-        let tls = var("DOCKER_TLS_VERIFY").filter(|v| v != "0").map(|_| {
-            let dir = var("DOCKER_CERT_PATH").map_or_else(
-                || PathBuf::from(var("HOME").unwrap_or_default()).join(".docker"),
-                PathBuf::from,
-            );
-            TlsFiles::in_dir(&dir)
-        });
-        Self { host, tls }
-    }
-
-    /// Connects and negotiates the API version with the daemon.
-    ///
-    /// # Errors
-    ///
-    /// [`DeliverError::TlsMaterialMissing`] naming a missing TLS file, or
-    /// [`DeliverError::DaemonUnreachable`] naming the endpoint.
-    pub async fn connect(&self) -> Result<Docker, DeliverError> {
-        let unreachable = |error: &BollardError| DeliverError::DaemonUnreachable {
-            endpoint: self.host.clone(),
-            message: error.to_string(),
-        };
-        let version = bollard::API_DEFAULT_VERSION;
-        let docker = if let Some(path) = self.host.strip_prefix("unix://") {
-            Docker::connect_with_unix(path, TIMEOUT_SECS, version)
-        } else if let Some(tls) = &self.tls {
-            for path in [&tls.ca, &tls.cert, &tls.key] {
-                if !path.is_file() {
-                    return Err(DeliverError::TlsMaterialMissing {
-                        endpoint: self.host.clone(),
-                        path: path.clone(),
-                    });
-                }
-            }
-            let address = self.host.replacen("tcp://", "", 1);
-            Docker::connect_with_ssl(
-                &address,
-                &tls.key,
-                &tls.cert,
-                &tls.ca,
-                TIMEOUT_SECS,
-                version,
-            )
-        } else {
-            Docker::connect_with_http(&self.host, TIMEOUT_SECS, version)
-        }
-        .map_err(|error| unreachable(&error))?;
-        docker
-            .negotiate_version()
-            .await
-            .map_err(|error| unreachable(&error))
-    }
-}
+/// How long one load may take: it is a single request carrying the whole
+/// archive, so the endpoint's default request timeout is too short.
+const LOAD_TIMEOUT: Duration = Duration::from_secs(60 * 60);
 
 /// Loads images into a Docker daemon with `POST /images/load`, streaming the
 /// docker-archive from disk, then tags them `hoist.local/<name>:<hex12>`.
@@ -124,7 +31,7 @@ impl DaemonLoader {
     #[must_use]
     pub fn new(docker: Docker, endpoint: impl Into<String>) -> Self {
         Self {
-            docker,
+            docker: docker.with_timeout(LOAD_TIMEOUT),
             endpoint: endpoint.into(),
         }
     }

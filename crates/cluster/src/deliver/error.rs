@@ -34,17 +34,6 @@ pub enum DeliverError {
         #[source]
         source: std::io::Error,
     },
-    /// A TLS file the endpoint needs is missing.
-    #[error(
-        "the TLS file {} for the Docker daemon at {endpoint} is missing; for Minikube, `minikube start` recreates it",
-        path.display()
-    )]
-    TlsMaterialMissing {
-        /// The daemon's address.
-        endpoint: String,
-        /// The missing file.
-        path: PathBuf,
-    },
     /// The Docker daemon could not be reached.
     #[error(
         "cannot reach the Docker daemon at {endpoint}: {message}; start it, or point DOCKER_HOST at a running daemon"
@@ -128,6 +117,14 @@ pub enum DeliverError {
         reference: String,
         /// What went wrong.
         message: String,
+    },
+    /// The cluster can only get images through a registry, and none was given.
+    #[error("context {context:?} needs a registry: {reason}; give --registry HOST[/PREFIX]")]
+    RegistryNeeded {
+        /// The kube context.
+        context: String,
+        /// Why no local path exists.
+        reason: String,
     },
     /// The `minikube` command failed or is missing.
     #[error("`{command}` failed: {message}")]

@@ -13,6 +13,25 @@
 //!   Minikube with containerd), through `ctr` in a Docker exec; same tag.
 //! - [`RegistryLoader`]: an OCI registry; referenced as `repo@sha256:...`.
 //! - [`MinikubeCliLoader`]: `minikube image load`, the last resort.
+//!
+//! ```no_run
+//! # async fn example() -> hoist_cluster::Result<()> {
+//! use hoist_cluster::deliver::{self, Destination, ImageSource};
+//! use hoist_cluster::docker::DockerEndpoint;
+//! use hoist_cluster::env::Environment;
+//!
+//! let image = ImageSource {
+//!     layout: "build/api/oci".into(),
+//!     archive: "build/api/image.tar".into(),
+//!     name: "todo/api".into(),
+//! }
+//! .open()?;
+//! let endpoint = DockerEndpoint::from_env(&Environment::current());
+//! let loader = deliver::open(Destination::Daemon(endpoint)).await?;
+//! let delivered = loader.deliver(&image, &hoist_imager::NoReporter).await?;
+//! assert!(delivered.reference.starts_with("hoist.local/todo/api:"));
+//! # Ok(()) }
+//! ```
 
 mod containerd;
 mod daemon;
@@ -29,7 +48,7 @@ use hoist_imager::Reporter;
 use serde::Serialize;
 
 pub use containerd::ContainerdLoader;
-pub use daemon::{DaemonEndpoint, DaemonLoader, TlsFiles};
+pub use daemon::DaemonLoader;
 pub use error::DeliverError;
 pub use minikube::MinikubeCliLoader;
 pub use open::{Destination, open};

@@ -1,19 +1,24 @@
 //! Choosing and connecting the loader for a destination.
 
+use std::time::Duration;
+
 use super::{
-    ContainerdLoader, DaemonEndpoint, DaemonLoader, DeliverError, Loader, MinikubeCliLoader,
-    RegistryLoader, RegistryTarget,
+    ContainerdLoader, DaemonLoader, Loader, MinikubeCliLoader, RegistryLoader, RegistryTarget,
 };
+use crate::docker::DockerEndpoint;
+
+/// How long connecting to a Docker daemon may take before it counts as down.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where images go, before any connection is made.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Destination {
     /// A Docker daemon.
-    Daemon(DaemonEndpoint),
+    Daemon(DockerEndpoint),
     /// containerd in `node`, a container of the daemon at `docker`.
     Containerd {
         /// The daemon that runs the node container.
-        docker: DaemonEndpoint,
+        docker: DockerEndpoint,
         /// The node container's name.
         node: String,
     },
@@ -30,15 +35,16 @@ pub enum Destination {
 ///
 /// # Errors
 ///
-/// What [`DaemonEndpoint::connect`] returns for the daemon destinations.
-pub async fn open(destination: Destination) -> Result<Box<dyn Loader>, DeliverError> {
+/// What [`DockerEndpoint::connect`] returns for the daemon destinations.
+pub async fn open(destination: Destination) -> crate::Result<Box<dyn Loader>> {
     Ok(match destination {
         Destination::Daemon(endpoint) => {
-            let docker = endpoint.connect().await?;
+            let (docker, _) = endpoint.connect(CONNECT_TIMEOUT).await?;
             Box::new(DaemonLoader::new(docker, endpoint.host))
         }
         Destination::Containerd { docker, node } => {
-            Box::new(ContainerdLoader::new(docker.connect().await?, node))
+            let (docker, _) = docker.connect(CONNECT_TIMEOUT).await?;
+            Box::new(ContainerdLoader::new(docker, node))
         }
         Destination::Registry(target) => Box::new(RegistryLoader::new(target)),
         Destination::MinikubeCli { profile } => Box::new(MinikubeCliLoader::new(profile)),

@@ -7,12 +7,14 @@
 //! is tested over fixtures; the [`Detection`] carries the evidence for
 //! `hoist doctor --json`.
 
+mod detect;
 mod nodes;
 
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+pub use detect::detect;
 pub use nodes::{NodeContainer, node_containers};
 
 /// Kind's label on its node containers; the value is the cluster name.

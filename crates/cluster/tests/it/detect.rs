@@ -1,7 +1,11 @@
 //! Target detection: kind and k3d nodes found on the real dockerd.
 
-use hoist_cluster::deliver::{DaemonLoader, Loader};
-use hoist_cluster::target::{Delivery, Facts, MinikubeFacts, Target, classify, node_containers};
+use hoist_cluster::deliver::{DaemonLoader, Destination, Loader, RegistryTarget};
+use hoist_cluster::docker::{DockerEndpoint, TlsFiles};
+use hoist_cluster::env::Environment;
+use hoist_cluster::target::{
+    Delivery, Facts, MinikubeFacts, Target, classify, detect, node_containers,
+};
 use hoist_imager::NoReporter;
 
 use crate::support::{Container, busybox_image, unique};
@@ -237,4 +241,183 @@ fn docker_desktop_is_recognised_by_its_daemon_not_its_context_name() {
 
     let detected = classify(&facts("Debian GNU/Linux 12 (bookworm)"), "unix:///x");
     assert!(matches!(detected.target, Target::Remote { .. }));
+}
+
+/// A kubeconfig with one context `name` pointing at `server`, and a
+/// Minikube home; returns the environment that finds both.
+fn fixture(dir: &std::path::Path, name: &str, server: &str, docker_host: &str) -> Environment {
+    let kubeconfig = dir.join("kubeconfig");
+    std::fs::write(
+        &kubeconfig,
+        format!(
+            "apiVersion: v1
+kind: Config
+current-context: {name}
+clusters:
+- name: {name}
+  cluster:
+    server: {server}
+    insecure-skip-tls-verify: true
+contexts:
+- name: {name}
+  context:
+    cluster: {name}
+    user: {name}
+users:
+- name: {name}
+  user:
+    token: {}
+",
+            hoist_testkit::fake_secret("fake-", 16, 3)
+        ),
+    )
+    .unwrap();
+    Environment::from_pairs([
+        ("HOME", dir.to_str().unwrap()),
+        ("KUBECONFIG", kubeconfig.to_str().unwrap()),
+        ("DOCKER_HOST", docker_host),
+    ])
+    .with("MINIKUBE_HOME", dir.join(".minikube").to_str().unwrap())
+}
+
+/// A Minikube profile `name` with fake TLS files under the fixture's home.
+fn minikube_profile(dir: &std::path::Path, name: &str, driver: &str, runtime: &str, ip: &str) {
+    let home = dir.join(".minikube");
+    let profile = home.join("profiles").join(name);
+    std::fs::create_dir_all(&profile).unwrap();
+    std::fs::write(
+        profile.join("config.json"),
+        serde_json::json!({
+            "Name": name,
+            "Driver": driver,
+            "KubernetesConfig": {"KubernetesVersion": "v1.31.0", "ContainerRuntime": runtime},
+            "Nodes": [{"Name": "", "IP": ip, "Port": 8443, "ControlPlane": true}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let certs = home.join("certs");
+    std::fs::create_dir_all(&certs).unwrap();
+    for file in ["ca.pem", "cert.pem", "key.pem"] {
+        std::fs::write(certs.join(file), "fake test material, not a certificate").unwrap();
+    }
+}
+
+/// A daemon address nobody answers on, for cases that must not need Docker.
+const NO_DOCKER: &str = "unix:///nonexistent/docker.sock";
+
+#[tokio::test]
+async fn minikube_profiles_on_disk_decide_the_delivery_path() {
+    let cases = [
+        ("kvm2", "docker", "192.168.39.10"),
+        ("kvm2", "containerd", "192.168.39.10"),
+        ("docker", "containerd", "192.168.49.2"),
+        ("qemu2", "cri-o", "192.168.105.2"),
+    ];
+    for (driver, runtime, ip) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        let server = format!("https://{ip}:8443");
+        let env = fixture(dir.path(), "dev", &server, NO_DOCKER);
+        minikube_profile(dir.path(), "dev", driver, runtime, ip);
+        let detected = detect(&env, None).await.unwrap();
+        let Target::Minikube(facts) = &detected.target else {
+            panic!("{driver}/{runtime}: {detected:?}");
+        };
+        assert_eq!(facts.driver, driver);
+        assert_eq!(facts.runtime, runtime);
+        let destination = detected.destination(&env, None).unwrap();
+        let expected = match (driver, runtime) {
+            ("kvm2", "docker") => Destination::Daemon(DockerEndpoint {
+                host: "tcp://192.168.39.10:2376".into(),
+                tls: Some(TlsFiles::in_dir(&dir.path().join(".minikube/certs"))),
+            }),
+            ("docker", "containerd") => Destination::Containerd {
+                docker: DockerEndpoint {
+                    host: NO_DOCKER.into(),
+                    tls: None,
+                },
+                node: "dev".into(),
+            },
+            _ => Destination::MinikubeCli {
+                profile: "dev".into(),
+            },
+        };
+        assert_eq!(destination, expected, "{driver}/{runtime}");
+        assert!(
+            detected.evidence[0].starts_with("the local Docker daemon did not answer"),
+            "{:?}",
+            detected.evidence
+        );
+    }
+}
+
+#[tokio::test]
+async fn minikubes_docker_driver_daemon_is_found_on_its_published_port() {
+    let Some((docker, host)) = crate::docker().await else {
+        return;
+    };
+    let image = busybox_image(&unique("hoist-test/mknode"), &[]);
+    let reference = DaemonLoader::new(docker, host.clone())
+        .deliver(&image.image, &NoReporter)
+        .await
+        .unwrap()
+        .reference;
+    let profile = unique("mk");
+    let node = Container::run(
+        &host,
+        &profile,
+        &["-p", "127.0.0.1::2376", &reference, "sleep", "600"].map(str::to_owned),
+    );
+    let published = node.docker(&["port", &profile, "2376/tcp"]);
+    let port = published.trim().rsplit(':').next().unwrap().to_owned();
+
+    let dir = tempfile::tempdir().unwrap();
+    let env = fixture(dir.path(), &profile, "https://127.0.0.1:40000", &host);
+    minikube_profile(dir.path(), &profile, "docker", "docker", "192.168.49.2");
+    let detected = detect(&env, Some(&profile)).await.unwrap();
+    assert_eq!(
+        detected.delivery,
+        Delivery::Daemon {
+            host: format!("tcp://127.0.0.1:{port}"),
+            cert_dir: Some(dir.path().join(".minikube/certs")),
+        }
+    );
+
+    // The TLS material `minikube docker-env` would name is checked before use.
+    std::fs::remove_file(dir.path().join(".minikube/certs/key.pem")).unwrap();
+    let error = hoist_cluster::deliver::open(detected.destination(&env, None).unwrap())
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "TLS file {} for the Docker daemon at tcp://127.0.0.1:{port} does not exist; set DOCKER_CERT_PATH to the directory holding ca.pem, cert.pem and key.pem",
+            dir.path().join(".minikube/certs/key.pem").display()
+        )
+    );
+}
+
+#[tokio::test]
+async fn a_remote_cluster_needs_a_registry() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = fixture(dir.path(), "prod", "https://10.1.2.3:6443", NO_DOCKER);
+    let detected = detect(&env, None).await.unwrap();
+    assert_eq!(
+        detected.target,
+        Target::Remote {
+            server: "https://10.1.2.3:6443".into()
+        }
+    );
+    let error = detected.destination(&env, None).unwrap_err().to_string();
+    assert_eq!(
+        error,
+        "context \"prod\" needs a registry: no Minikube profile, kind or k3d node, or Docker Desktop serves https://10.1.2.3:6443; images go through a registry; give --registry HOST[/PREFIX]"
+    );
+    let registry = RegistryTarget::parse("127.0.0.1:5000", true, None);
+    assert_eq!(
+        detected.destination(&env, Some(registry.clone())).unwrap(),
+        Destination::Registry(registry)
+    );
 }

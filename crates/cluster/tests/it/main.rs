@@ -10,14 +10,20 @@ mod minikube;
 mod registry;
 mod support;
 
-use hoist_cluster::deliver::DaemonEndpoint;
+use std::time::Duration;
+
+use hoist_cluster::docker::DockerEndpoint;
 
 /// The test daemon, connected, or `None` to skip.
 async fn docker() -> Option<(bollard::Docker, String)> {
     let host = hoist_testkit::service(hoist_testkit::DOCKER)?;
-    let endpoint = DaemonEndpoint {
+    let endpoint = DockerEndpoint {
         host: host.clone(),
         tls: None,
     };
-    Some((endpoint.connect().await.expect("connect to dockerd"), host))
+    let (docker, _) = endpoint
+        .connect(Duration::from_secs(10))
+        .await
+        .expect("connect to dockerd");
+    Some((docker, host))
 }
