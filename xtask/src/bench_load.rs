@@ -71,7 +71,9 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
 
 fn build_hoist(release: bool) -> anyhow::Result<PathBuf> {
     let mut build = Command::new(env!("CARGO"));
-    build.current_dir(cmd::root()).args(["build", "-p", "hoist"]);
+    build
+        .current_dir(cmd::root())
+        .args(["build", "-p", "hoist"]);
     if release {
         build.arg("--release");
     }
@@ -87,34 +89,8 @@ fn measure(
     dir: &Path,
     nonce: u64,
 ) -> anyhow::Result<Vec<Row>> {
-    let layout = dir.join("oci");
-    let tagged = format!("{}:bench", layout.display());
-    let archive = dir.join("image.tar");
     let name = format!("bench/python-{nonce}");
-    cmd::run(Command::new("umoci").args(["init", "--layout"]).arg(&layout))?;
-    cmd::run(Command::new("umoci").args(["new", "--image", &tagged]))?;
-    cmd::run(
-        Command::new("umoci")
-            .args(["raw", "add-layer", "--image", &tagged])
-            .arg(rootfs),
-    )?;
-    cmd::run(Command::new("umoci").args([
-        "config",
-        "--image",
-        &tagged,
-        "--config.cmd=/usr/bin/python3",
-        "--config.cmd=-c",
-        "--config.cmd=print('bench')",
-    ]))?;
-    cmd::run(Command::new("skopeo").arg("copy").arg(format!("oci:{tagged}")).arg(format!(
-        "docker-archive:{}:{name}:bench",
-        archive.display()
-    )))?;
-    println!(
-        "image: {} MB of layout blobs, archive {} MB",
-        dir_size(&layout.join("blobs"))? / 1_000_000,
-        std::fs::metadata(&archive)?.len() / 1_000_000
-    );
+    let (layout, tagged, archive) = build_image(rootfs, dir, &name)?;
 
     let hoist_load = |target: &[&str]| {
         let mut command = Command::new(hoist);
@@ -200,6 +176,49 @@ fn measure(
     Ok(rows)
 }
 
+/// The benchmark image as an OCI layout (umoci) and a docker-archive (skopeo).
+fn build_image(
+    rootfs: &Path,
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<(PathBuf, String, PathBuf)> {
+    let layout = dir.join("oci");
+    let tagged = format!("{}:bench", layout.display());
+    let archive = dir.join("image.tar");
+    cmd::run(
+        Command::new("umoci")
+            .args(["init", "--layout"])
+            .arg(&layout),
+    )?;
+    cmd::run(Command::new("umoci").args(["new", "--image", &tagged]))?;
+    cmd::run(
+        Command::new("umoci")
+            .args(["raw", "add-layer", "--image", &tagged])
+            .arg(rootfs),
+    )?;
+    cmd::run(Command::new("umoci").args([
+        "config",
+        "--image",
+        &tagged,
+        "--config.cmd=/usr/bin/python3",
+        "--config.cmd=-c",
+        "--config.cmd=print('bench')",
+    ]))?;
+    cmd::run(
+        Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("oci:{tagged}"))
+            .arg(format!("docker-archive:{}:{name}:bench", archive.display())),
+    )?;
+    println!(
+        "image: {} MB of layout blobs, archive {} MB",
+        dir_size(&layout.join("blobs"))? / 1_000_000,
+        std::fs::metadata(&archive)?.len() / 1_000_000
+    );
+
+    Ok((layout, tagged, archive))
+}
+
 /// Removes every tag of the benchmark image so the next load starts cold.
 fn remove_images(name: &str) -> anyhow::Result<()> {
     let listed = Command::new("docker")
@@ -216,7 +235,10 @@ fn remove_images(name: &str) -> anyhow::Result<()> {
             .args(&tags)
             .output()?;
         if !removed.status.success() {
-            bail!("docker image rm failed: {}", String::from_utf8_lossy(&removed.stderr));
+            bail!(
+                "docker image rm failed: {}",
+                String::from_utf8_lossy(&removed.stderr)
+            );
         }
     }
     Ok(())
@@ -239,7 +261,10 @@ fn timed(command: &mut Command) -> anyhow::Result<(f64, f64, Output)> {
     }
     let peak_kb: f64 = stderr
         .lines()
-        .find_map(|line| line.trim().strip_prefix("Maximum resident set size (kbytes): "))
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
         .context("/usr/bin/time printed no maximum resident set size")?
         .trim()
         .parse()?;

@@ -60,6 +60,9 @@ pub(crate) struct CompletionsArgs {
 pub(crate) enum LoadTarget {
     /// The Docker daemon `DOCKER_HOST` names (the Docker CLI's own settings).
     Docker,
+    /// The kube context's Minikube profile: its Docker daemon, its node's
+    /// containerd, or `minikube image load` as a last resort.
+    Minikube,
     /// containerd in a kind cluster's control-plane node container.
     Kind,
     /// containerd in a k3d cluster's first server node container.
@@ -79,9 +82,13 @@ pub(crate) struct LoadArgs {
     /// The image's repository name, e.g. `todo/backend`.
     #[arg(long, value_name = "NAME")]
     pub(crate) name: String,
-    /// Where to deliver.
+    /// Where to deliver; by default, what the kube context points at
+    /// (detected by probing; see `hoist doctor`).
     #[arg(long, value_enum)]
-    pub(crate) target: LoadTarget,
+    pub(crate) target: Option<LoadTarget>,
+    /// The kube context to detect the target from, instead of the current one.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) context: Option<String>,
     /// The kind or k3d cluster name (default: `kind`, or `k3s-default` for k3d).
     #[arg(long, value_name = "NAME")]
     pub(crate) cluster: Option<String>,

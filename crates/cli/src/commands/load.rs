@@ -7,11 +7,10 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use hoist_cluster::deliver::{
-    self, Destination, ImageSource, RegistryCredentials, RegistryTarget,
-};
+use hoist_cluster::deliver::{self, Destination, ImageSource, RegistryCredentials, RegistryTarget};
 use hoist_cluster::docker::DockerEndpoint;
 use hoist_cluster::env::Environment;
+use hoist_cluster::target::{self, Target};
 
 use crate::cli::{Global, LoadArgs, LoadTarget};
 use crate::progress::Bars;
@@ -26,7 +25,8 @@ pub(crate) async fn run(global: &Global, args: &LoadArgs) -> anyhow::Result<Exit
         name: args.name.clone(),
     }
     .open()?;
-    let destination = destination(args)?;
+    let env = Environment::current();
+    let destination = destination(&env, args).await?;
     let loader = deliver::open(destination).await?;
     let bars = Bars::new(!global.json && std::io::stderr().is_terminal());
     let delivered = loader
@@ -57,43 +57,62 @@ pub(crate) async fn run(global: &Global, args: &LoadArgs) -> anyhow::Result<Exit
     Ok(ExitCode::SUCCESS)
 }
 
-fn destination(args: &LoadArgs) -> anyhow::Result<Destination> {
-    let docker = DockerEndpoint::from_env(&Environment::current());
+async fn destination(env: &Environment, args: &LoadArgs) -> anyhow::Result<Destination> {
+    let docker = DockerEndpoint::from_env(env);
+    let registry = registry(args)?;
     Ok(match args.target {
-        LoadTarget::Docker => Destination::Daemon(docker),
-        LoadTarget::Kind => Destination::Containerd {
+        Some(LoadTarget::Docker) => Destination::Daemon(docker),
+        Some(LoadTarget::Kind) => Destination::Containerd {
             docker,
             node: format!(
                 "{}-control-plane",
                 args.cluster.as_deref().unwrap_or("kind")
             ),
         },
-        LoadTarget::K3d => Destination::Containerd {
+        Some(LoadTarget::K3d) => Destination::Containerd {
             docker,
             node: format!(
                 "k3d-{}-server-0",
                 args.cluster.as_deref().unwrap_or("k3s-default")
             ),
         },
-        LoadTarget::Registry => {
-            let address = args
-                .registry
-                .as_deref()
-                .context("--target registry needs --registry HOST[/PREFIX]")?;
-            let credentials = match &args.registry_user {
-                Some(user) => Some(RegistryCredentials {
-                    user: user.clone(),
-                    password: std::env::var(PASSWORD_VAR).with_context(|| {
-                        format!("--registry-user {user} needs the password in {PASSWORD_VAR}")
-                    })?,
-                }),
-                None => None,
-            };
-            Destination::Registry(RegistryTarget::parse(
-                address,
-                args.insecure_registry,
-                credentials,
-            ))
+        Some(LoadTarget::Registry) => Destination::Registry(
+            registry.context("--target registry needs --registry HOST[/PREFIX]")?,
+        ),
+        Some(LoadTarget::Minikube) => {
+            let detected = target::detect(env, args.context.as_deref()).await?;
+            if !matches!(detected.target, Target::Minikube(_)) {
+                anyhow::bail!(
+                    "context {:?} is not a Minikube cluster: {}; choose another --target",
+                    detected.context,
+                    detected.evidence.join("; ")
+                );
+            }
+            detected.destination(env, None)?
+        }
+        None => {
+            let detected = target::detect(env, args.context.as_deref()).await?;
+            detected.destination(env, registry)?
         }
     })
+}
+
+fn registry(args: &LoadArgs) -> anyhow::Result<Option<RegistryTarget>> {
+    let Some(address) = args.registry.as_deref() else {
+        return Ok(None);
+    };
+    let credentials = match &args.registry_user {
+        Some(user) => Some(RegistryCredentials {
+            user: user.clone(),
+            password: std::env::var(PASSWORD_VAR).with_context(|| {
+                format!("--registry-user {user} needs the password in {PASSWORD_VAR}")
+            })?,
+        }),
+        None => None,
+    };
+    Ok(Some(RegistryTarget::parse(
+        address,
+        args.insecure_registry,
+        credentials,
+    )))
 }
