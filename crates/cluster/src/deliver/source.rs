@@ -280,16 +280,20 @@ mod tests {
         }
     }
 
-    #[test]
-    fn a_directory_without_index_json_is_refused() {
-        let dir = tempfile::tempdir().unwrap();
-        let error = ImageSource {
-            layout: dir.path().to_owned(),
-            archive: dir.path().join("image.tar"),
+    fn open_in(dir: &Path) -> DeliverError {
+        ImageSource {
+            layout: dir.to_owned(),
+            archive: dir.join("image.tar"),
             name: "app".into(),
         }
         .open()
-        .unwrap_err();
+        .unwrap_err()
+    }
+
+    #[test]
+    fn a_directory_without_index_json_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let error = open_in(dir.path());
         assert_eq!(
             error.to_string(),
             format!(
@@ -312,13 +316,7 @@ mod tests {
             "manifests": [descriptor, descriptor]
         });
         std::fs::write(dir.path().join("index.json"), index.to_string()).unwrap();
-        let error = ImageSource {
-            layout: dir.path().to_owned(),
-            archive: dir.path().join("image.tar"),
-            name: "app".into(),
-        }
-        .open()
-        .unwrap_err();
+        let error = open_in(dir.path());
         assert_eq!(
             error.to_string(),
             format!(
@@ -344,13 +342,7 @@ mod tests {
         let blobs = dir.path().join("blobs/sha256");
         std::fs::create_dir_all(&blobs).unwrap();
         std::fs::write(blobs.join("b".repeat(64)), "{}").unwrap();
-        let error = ImageSource {
-            layout: dir.path().to_owned(),
-            archive: dir.path().join("image.tar"),
-            name: "app".into(),
-        }
-        .open()
-        .unwrap_err();
+        let error = open_in(dir.path());
         assert_eq!(
             error.to_string(),
             format!(

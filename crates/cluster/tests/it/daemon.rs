@@ -1,11 +1,9 @@
 //! Loading into the real dockerd.
 
-use std::process::Command;
-
 use hoist_cluster::deliver::{DaemonLoader, Loader, Via};
 use hoist_imager::NoReporter;
 
-use crate::support::{Recorder, busybox_image, unique};
+use crate::support::{Recorder, busybox_image, docker_cli, unique};
 
 #[tokio::test]
 async fn loads_once_then_sends_nothing_and_the_image_runs() {
@@ -34,26 +32,16 @@ async fn loads_once_then_sends_nothing_and_the_image_runs() {
     assert_eq!(again.bytes_sent, 0);
     assert_eq!(again.reference, first.reference);
 
-    let inspect = Command::new("docker")
-        .env("DOCKER_HOST", &host)
-        .args(["image", "inspect", "--format", "{{.Id}}", &first.reference])
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&inspect.stdout).trim(),
-        test.image.config_digest()
+    let id = docker_cli(
+        &host,
+        &["image", "inspect", "--format", "{{.Id}}", &first.reference],
     );
-    let run = Command::new("docker")
-        .env("DOCKER_HOST", &host)
-        .args(["run", "--rm", "--network", "none", &first.reference])
-        .output()
-        .unwrap();
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
+    assert_eq!(id, test.image.config_digest());
+    let output = docker_cli(
+        &host,
+        &["run", "--rm", "--network", "none", &first.reference],
     );
-    assert_eq!(String::from_utf8_lossy(&run.stdout).trim(), test.marker);
+    assert_eq!(output, test.marker);
 }
 
 #[tokio::test]
@@ -103,19 +91,7 @@ async fn a_stale_tag_is_replaced_not_trusted() {
         .unwrap()
         .reference;
     // Someone points the new image's tag at the old image.
-    let docker_cli = |args: &[&str]| {
-        let output = Command::new("docker")
-            .env("DOCKER_HOST", &host)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).trim().to_owned()
-    };
+    let docker_cli = |args: &[&str]| docker_cli(&host, args);
     docker_cli(&["tag", &old_reference, &new.image.local_reference()]);
 
     let delivered = loader.deliver(&new.image, &NoReporter).await.unwrap();

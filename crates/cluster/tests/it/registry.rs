@@ -7,21 +7,13 @@ use hoist_cluster::deliver::{
 };
 use hoist_imager::NoReporter;
 
-use crate::support::{busybox_image, unique};
+use crate::support::{busybox_image, run, unique};
 
 /// The digest `skopeo inspect` reports for `reference` on a plain-HTTP registry.
 fn skopeo_digest(reference: &str) -> String {
-    let output = Command::new("skopeo")
+    run(Command::new("skopeo")
         .args(["inspect", "--tls-verify=false", "--format", "{{.Digest}}"])
-        .arg(format!("docker://{reference}"))
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+        .arg(format!("docker://{reference}")))
 }
 
 #[tokio::test]

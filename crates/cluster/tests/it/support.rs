@@ -37,7 +37,9 @@ pub(crate) fn unique(prefix: &str) -> String {
     )
 }
 
-fn run(command: &mut Command) {
+/// Runs `command`, fails the test unless it succeeds, and returns its
+/// standard output, trimmed.
+pub(crate) fn run(command: &mut Command) -> String {
     let output = command
         .output()
         .unwrap_or_else(|e| panic!("{command:?}: {e}"));
@@ -46,6 +48,12 @@ fn run(command: &mut Command) {
         "{command:?} failed: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// `docker ARGS` against the daemon at `host`, as [`run`].
+pub(crate) fn docker_cli(host: &str, args: &[&str]) -> String {
+    run(Command::new("docker").env("DOCKER_HOST", host).args(args))
 }
 
 /// A busybox image whose default command prints a unique marker, as an OCI
@@ -131,10 +139,9 @@ impl Container {
 
     /// `docker run -d --name NAME ARGS...`.
     pub(crate) fn run(host: &str, name: &str, args: &[String]) -> Self {
-        run(Command::new("docker")
-            .env("DOCKER_HOST", host)
-            .args(["run", "-d", "--name", name])
-            .args(args));
+        let mut full = vec!["run", "-d", "--name", name];
+        full.extend(args.iter().map(String::as_str));
+        docker_cli(host, &full);
         Self {
             name: name.to_owned(),
             host: host.to_owned(),
@@ -154,17 +161,7 @@ impl Container {
 
     /// Runs `docker ARGS` against the test daemon and returns its stdout.
     pub(crate) fn docker(&self, args: &[&str]) -> String {
-        let output = Command::new("docker")
-            .env("DOCKER_HOST", &self.host)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "docker {args:?}: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        docker_cli(&self.host, args)
     }
 }
 
