@@ -38,6 +38,9 @@ pub(crate) enum Command {
     /// Deliver a built image to the cluster: load it into the node's Docker
     /// daemon or containerd, or push it to a registry, sending only what the
     /// target lacks, and print the by-digest reference to run it by.
+    ///
+    /// The image is given as files for now (`--layout`, `--archive`,
+    /// `--name`); `hoist build` will hand its images over directly.
     Load(LoadArgs),
 }
 

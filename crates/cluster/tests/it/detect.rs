@@ -85,6 +85,22 @@ async fn kind_and_k3d_nodes_are_found_by_label_and_published_port() {
         }
     );
 
+    // The same, end to end from a kubeconfig naming the published port.
+    let dir = tempfile::tempdir().unwrap();
+    let server = format!("https://127.0.0.1:{}", kind_node.api_port());
+    let env = fixture(dir.path(), &format!("kind-{kind}"), &server, &host);
+    let detected = detect(&env, None).await.unwrap();
+    assert_eq!(
+        detected.destination(&env, None).unwrap(),
+        Destination::Containerd {
+            docker: DockerEndpoint {
+                host: host.clone(),
+                tls: None
+            },
+            node: kind_node.name.clone()
+        }
+    );
+
     // The kind context name, but the API server is elsewhere: remote.
     let detected = classify(&facts(format!("kind-{kind}"), 1), &host);
     assert!(
