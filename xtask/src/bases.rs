@@ -28,10 +28,12 @@ pub(crate) struct Args {
     force: bool,
 }
 
-/// One base: a name, the packages beyond minbase.
+/// One base: a name, the packages beyond minbase, and files to delete after
+/// installation.
 struct Base {
     name: &'static str,
     packages: &'static [&'static str],
+    remove: &'static [&'static str],
 }
 
 const SUITE: &str = "bookworm";
@@ -40,14 +42,23 @@ const BASES: &[Base] = &[
     Base {
         name: "python",
         packages: &["python3", "ca-certificates"],
+        remove: &[],
     },
     Base {
         name: "node",
         packages: &["nodejs", "ca-certificates"],
+        remove: &[],
     },
+    // ssl-cert generates a private key at install time: a secret in every
+    // image built on this base, and a different one at each build. Our
+    // PostgreSQL entrypoint initialises its own data directory without SSL.
     Base {
         name: "postgres",
         packages: &["postgresql-15"],
+        remove: &[
+            "/etc/ssl/private/ssl-cert-snakeoil.key",
+            "/etc/ssl/certs/ssl-cert-snakeoil.pem",
+        ],
     },
 ];
 
@@ -66,11 +77,15 @@ const EXCLUDES: &[&str] = &[
 impl Base {
     /// The recipe text stored beside the tarball; a difference means rebuild.
     fn recipe(&self) -> String {
-        format!(
+        let mut recipe = format!(
             "suite={SUITE}\nvariant=minbase\npackages={}\nexcludes={}\n",
             self.packages.join(","),
             EXCLUDES.join(",")
-        )
+        );
+        if !self.remove.is_empty() {
+            recipe = format!("{recipe}remove={}\n", self.remove.join(","));
+        }
+        recipe
     }
 }
 
@@ -142,6 +157,11 @@ fn build(base: &Base, tarball: &Path) -> anyhow::Result<()> {
         ])
         .arg(format!("--include={}", base.packages.join(",")))
         .args(EXCLUDES.iter().map(|rule| format!("--dpkgopt={rule}")))
+        .args(
+            base.remove
+                .iter()
+                .map(|path| format!("--customize-hook=rm -f \"$1{path}\"")),
+        )
         // Fixed timestamps make the tarball (and every image built on it) reproducible.
         .env("SOURCE_DATE_EPOCH", "0")
         .arg(SUITE)

@@ -49,6 +49,9 @@ pub(crate) struct DoctorArgs {
     /// The kube context to check instead of the kubeconfig's current one.
     #[arg(long, value_name = "NAME")]
     pub(crate) context: Option<String>,
+    /// Seconds a Docker daemon or API server gets to answer before it counts as down.
+    #[arg(long, value_name = "SECONDS", default_value_t = 3)]
+    pub(crate) timeout: u64,
 }
 
 #[derive(Debug, Args)]

@@ -292,10 +292,19 @@ impl LoadedKubeconfig {
             server: context.server.clone(),
             reason,
         };
+        let silent = || format!("no answer within {}s", timeout.as_secs());
         let info = tokio::time::timeout(timeout, client.apiserver_version())
             .await
-            .map_err(|_| unreachable(format!("no answer within {}s", timeout.as_secs())))?
-            .map_err(|e| unreachable(error_chain(&e)))?;
+            .map_err(|_| unreachable(silent()))?
+            .map_err(|e| {
+                // The connect timeout and ours are the same wait; say so the same way.
+                let reason = error_chain(&e);
+                unreachable(if reason.contains("deadline has elapsed") {
+                    silent()
+                } else {
+                    reason
+                })
+            })?;
         Ok(ServerVersion {
             git_version: info.git_version,
             platform: info.platform,

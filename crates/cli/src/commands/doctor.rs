@@ -9,6 +9,7 @@ use crate::cli::{DoctorArgs, Global};
 pub(crate) async fn run(global: &Global, args: &DoctorArgs) -> anyhow::Result<ExitCode> {
     let options = doctor::Options {
         context: args.context.clone(),
+        timeout: std::time::Duration::from_secs(args.timeout),
         ..doctor::Options::default()
     };
     let report = doctor::diagnose(&options).await;

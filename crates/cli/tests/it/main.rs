@@ -1,0 +1,3 @@
+//! Tests of the `hoist` binary: its output, JSON and exit codes.
+
+mod doctor;
