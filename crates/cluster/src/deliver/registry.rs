@@ -132,7 +132,15 @@ impl RegistryLoader {
                 None => DeliverError::RegistryAuthRequired { registry },
             };
         }
-        let message = error.to_string();
+        let mut message = error.to_string();
+        let unanswered =
+            matches!(error, OciDistributionError::RequestError(e) if e.status().is_none());
+        if unanswered && !self.target.insecure {
+            // The usual cause on a developer machine: a plain-HTTP registry.
+            message.push_str(&format!(
+                "; if {registry} speaks plain HTTP, add --insecure-registry"
+            ));
+        }
         if message.contains("no space left on device") {
             return DeliverError::NoSpace {
                 target: format!("the registry {registry}"),

@@ -135,3 +135,27 @@ async fn basic_auth_pushes_and_a_wrong_password_is_refused_without_echo() {
         )
     );
 }
+
+#[tokio::test]
+async fn a_plain_http_registry_without_the_flag_suggests_it() {
+    let Some(registry) = hoist_testkit::service(hoist_testkit::REGISTRY) else {
+        return;
+    };
+    let test = busybox_image(&unique("tls"), &[]);
+    let error = RegistryLoader::new(RegistryTarget::parse(&registry, false, None))
+        .deliver(&test.image, &NoReporter)
+        .await
+        .unwrap_err()
+        .to_string();
+    let reference = format!(
+        "{registry}/{}@{}",
+        test.image.source.name, test.image.digest
+    );
+    assert_eq!(
+        error,
+        format!(
+            "pushing {reference} to the registry {registry} failed: error sending request for url (https://{registry}/v2/{}/manifests/{}); if {registry} speaks plain HTTP, add --insecure-registry",
+            test.image.source.name, test.image.digest
+        )
+    );
+}
