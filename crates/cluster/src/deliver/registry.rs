@@ -137,9 +137,8 @@ impl RegistryLoader {
             matches!(error, OciDistributionError::RequestError(e) if e.status().is_none());
         if unanswered && !self.target.insecure {
             // The usual cause on a developer machine: a plain-HTTP registry.
-            message.push_str(&format!(
-                "; if {registry} speaks plain HTTP, add --insecure-registry"
-            ));
+            message =
+                format!("{message}; if {registry} speaks plain HTTP, add --insecure-registry");
         }
         if message.contains("no space left on device") {
             return DeliverError::NoSpace {
