@@ -3,6 +3,7 @@
 
 mod bases;
 mod bench_build;
+mod bench_load;
 mod cmd;
 mod test;
 
@@ -23,6 +24,8 @@ enum Command {
     Bases(bases::Args),
     /// Measure image builds against docker build (the BENCHMARKS.md table).
     BenchBuild(bench_build::Args),
+    /// Benchmark image delivery: hoist load against docker load and skopeo copy.
+    BenchLoad(bench_load::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -30,5 +33,6 @@ fn main() -> anyhow::Result<()> {
         Command::Test(args) => test::run(&args),
         Command::Bases(args) => bases::run(&args),
         Command::BenchBuild(args) => bench_build::run(&args),
+        Command::BenchLoad(args) => bench_load::run(&args),
     }
 }

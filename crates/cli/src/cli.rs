@@ -41,6 +41,13 @@ pub(crate) enum Command {
     Config(ConfigArgs),
     /// Print the Kubernetes objects hoist would apply, as YAML.
     Render(RenderArgs),
+    /// Deliver a built image to the cluster: load it into the node's Docker
+    /// daemon or containerd, or push it to a registry, sending only what the
+    /// target lacks, and print the by-digest reference to run it by.
+    ///
+    /// The image is given as files for now (`--layout`, `--archive`,
+    /// `--name`); `hoist build` will hand its images over directly.
+    Load(LoadArgs),
 }
 
 #[derive(Debug, Args)]
@@ -110,4 +117,56 @@ pub(crate) struct RenderArgs {
 pub(crate) enum RenderKind {
     /// `ConfigMaps` and Secrets.
     Config,
+}
+
+/// Where `hoist load` delivers images.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum LoadTarget {
+    /// The Docker daemon `DOCKER_HOST` names (the Docker CLI's own settings).
+    Docker,
+    /// The kube context's Minikube profile: its Docker daemon, its node's
+    /// containerd, or `minikube image load` as a last resort.
+    Minikube,
+    /// containerd in a kind cluster's control-plane node container.
+    Kind,
+    /// containerd in a k3d cluster's first server node container.
+    K3d,
+    /// An OCI registry (`--registry`).
+    Registry,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LoadArgs {
+    /// The image's OCI layout directory (as `hoist build` writes it).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) layout: PathBuf,
+    /// The same image as a docker-archive tar.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) archive: PathBuf,
+    /// The image's repository name, e.g. `todo/backend`.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: String,
+    /// Where to deliver; by default, what the kube context points at
+    /// (detected by probing; see `hoist doctor`).
+    #[arg(long, value_enum)]
+    pub(crate) target: Option<LoadTarget>,
+    /// The kube context to detect the target from, instead of the current one.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) context: Option<String>,
+    /// The kind or k3d cluster name (default: `kind`, or `k3s-default` for k3d).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) cluster: Option<String>,
+    /// The registry and optional repository prefix, for `--target registry`.
+    #[arg(
+        long,
+        value_name = "HOST[/PREFIX]",
+        required_if_eq("target", "registry")
+    )]
+    pub(crate) registry: Option<String>,
+    /// Talk to the registry over plain HTTP (only for registries you run yourself).
+    #[arg(long)]
+    pub(crate) insecure_registry: bool,
+    /// The registry user; the password is read from `HOIST_REGISTRY_PASSWORD`.
+    #[arg(long, value_name = "USER", env = "HOIST_REGISTRY_USER")]
+    pub(crate) registry_user: Option<String>,
 }

@@ -16,11 +16,13 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod deliver;
 pub mod docker;
 pub mod doctor;
 pub mod env;
 pub mod kubeconfig;
 pub mod minikube;
+pub mod target;
 pub mod tools;
 
 /// Everything that can go wrong talking to a cluster, a daemon or a tool.
@@ -39,6 +41,9 @@ pub enum Error {
     /// Finding or running helm or kubectl.
     #[error(transparent)]
     Tool(#[from] tools::ToolError),
+    /// Delivering an image.
+    #[error(transparent)]
+    Deliver(#[from] deliver::DeliverError),
 }
 
 /// The cluster crate's result type.

@@ -6,6 +6,7 @@ mod completions;
 mod config;
 mod doctor;
 mod render;
+mod load;
 
 use std::process::ExitCode;
 
@@ -29,6 +30,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
             Command::Config(args) => config::run(&cli.global, &args),
             Command::Render(args) => render::run(&cli.global, &args),
             Command::Build(args) => build::run(&cli.global, &args),
+            Command::Load(args) => load::run(&cli.global, &args).await,
         }
     });
     match result {

@@ -1,0 +1,299 @@
+//! `cargo xtask bench-load`: image delivery, hoist against the usual tools.
+//!
+//! Builds a ~60 MB (compressed) image from `$HOIST_BASES_DIR/python.tar` with
+//! umoci and skopeo (never hoist's imager), then times, with `/usr/bin/time
+//! -v` for peak memory:
+//! - `hoist load --target docker` against `docker load` of the same archive,
+//!   first and again unchanged;
+//! - `hoist load --target registry` against `skopeo copy` of the same layout,
+//!   first and again.
+//!
+//! Needs dockerd (`DOCKER_HOST`) and a plain-HTTP registry
+//! (`HOIST_TEST_REGISTRY`, default 127.0.0.1:5000), as `.ci/services.sh`
+//! starts them. Prints a Markdown table for BENCHMARKS.md.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{Context, bail};
+
+use crate::cmd;
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The root filesystem tar to build the image from.
+    #[arg(long, env = "HOIST_BASES_DIR", value_name = "DIR")]
+    bases: PathBuf,
+    /// The registry to push to (`HOST:PORT`, plain HTTP).
+    #[arg(long, env = "HOIST_TEST_REGISTRY", default_value = "127.0.0.1:5000")]
+    registry: String,
+    /// Measure a release build of hoist instead of the debug build.
+    #[arg(long)]
+    release: bool,
+}
+
+/// One measured command.
+struct Row {
+    what: &'static str,
+    tool: &'static str,
+    seconds: f64,
+    peak_mb: f64,
+    sent: String,
+}
+
+pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
+    let rootfs = args.bases.join("python.tar");
+    if !rootfs.is_file() {
+        bail!(
+            "{} is missing; build it with `cargo xtask bases`",
+            rootfs.display()
+        );
+    }
+    let hoist = build_hoist(args.release)?;
+    let nonce = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let dir = std::env::temp_dir().join(format!("hoist-bench-load-{nonce}"));
+    std::fs::create_dir_all(&dir)?;
+    let result = measure(args, &hoist, &rootfs, &dir, nonce);
+    let _ = std::fs::remove_dir_all(&dir);
+    let rows = result?;
+    println!();
+    println!("| operation | tool | wall time (s) | peak RSS (MB) | bytes sent |");
+    println!("|---|---|---:|---:|---:|");
+    for row in rows {
+        println!(
+            "| {} | {} | {:.2} | {:.0} | {} |",
+            row.what, row.tool, row.seconds, row.peak_mb, row.sent
+        );
+    }
+    Ok(())
+}
+
+fn build_hoist(release: bool) -> anyhow::Result<PathBuf> {
+    let mut build = Command::new(env!("CARGO"));
+    build
+        .current_dir(cmd::root())
+        .args(["build", "-p", "hoist"]);
+    if release {
+        build.arg("--release");
+    }
+    cmd::run(&mut build)?;
+    let profile = if release { "release" } else { "debug" };
+    Ok(cmd::root().join("target").join(profile).join("hoist"))
+}
+
+fn measure(
+    args: &Args,
+    hoist: &Path,
+    rootfs: &Path,
+    dir: &Path,
+    nonce: u64,
+) -> anyhow::Result<Vec<Row>> {
+    let name = format!("bench/python-{nonce}");
+    let (layout, tagged, archive) = build_image(rootfs, dir, &name)?;
+
+    let hoist_load = |target: &[&str]| {
+        let mut command = Command::new(hoist);
+        command
+            .args(["--json", "load", "--layout"])
+            .arg(&layout)
+            .arg("--archive")
+            .arg(&archive)
+            .args(["--name", &name])
+            .args(target);
+        command
+    };
+    let docker_target = ["--target", "docker"];
+    let registry = format!("{}/bench-hoist-{nonce}", args.registry);
+    let registry_target = [
+        "--target",
+        "registry",
+        "--registry",
+        &registry,
+        "--insecure-registry",
+    ];
+    let skopeo_push = || {
+        let mut command = Command::new("skopeo");
+        command
+            .args(["copy", "--dest-tls-verify=false"])
+            .arg(format!("oci:{tagged}"))
+            .arg(format!(
+                "docker://{}/bench-skopeo-{nonce}/python:bench",
+                args.registry
+            ));
+        command
+    };
+    let archive_mb = format!("{} (whole archive)", std::fs::metadata(&archive)?.len());
+    let docker_load = || {
+        let mut command = Command::new("docker");
+        command.arg("load").arg("-i").arg(&archive);
+        command
+    };
+
+    let mut rows = Vec::new();
+    let rounds = ["load into dockerd (cold)", "load again, unchanged"];
+    remove_images(&name)?;
+    for what in rounds {
+        let (seconds, peak_mb, _) = timed(&mut docker_load())?;
+        rows.push(Row {
+            what,
+            tool: "docker load",
+            seconds,
+            peak_mb,
+            sent: archive_mb.clone(),
+        });
+    }
+    remove_images(&name)?;
+    for what in rounds {
+        let (seconds, peak_mb, out) = timed(&mut hoist_load(&docker_target))?;
+        rows.push(Row {
+            what,
+            tool: "hoist load",
+            seconds,
+            peak_mb,
+            sent: bytes_sent(&out)?,
+        });
+    }
+    for what in ["push to registry", "push again, unchanged"] {
+        let (seconds, peak_mb, out) = timed(&mut hoist_load(&registry_target))?;
+        rows.push(Row {
+            what,
+            tool: "hoist load",
+            seconds,
+            peak_mb,
+            sent: bytes_sent(&out)?,
+        });
+        let (seconds, peak_mb, _) = timed(&mut skopeo_push())?;
+        rows.push(Row {
+            what,
+            tool: "skopeo copy",
+            seconds,
+            peak_mb,
+            sent: "n/a".to_owned(),
+        });
+    }
+    remove_images(&name)?;
+    Ok(rows)
+}
+
+/// The benchmark image as an OCI layout (umoci) and a docker-archive (skopeo).
+fn build_image(
+    rootfs: &Path,
+    dir: &Path,
+    name: &str,
+) -> anyhow::Result<(PathBuf, String, PathBuf)> {
+    let layout = dir.join("oci");
+    let tagged = format!("{}:bench", layout.display());
+    let archive = dir.join("image.tar");
+    cmd::run(
+        Command::new("umoci")
+            .args(["init", "--layout"])
+            .arg(&layout),
+    )?;
+    cmd::run(Command::new("umoci").args(["new", "--image", &tagged]))?;
+    cmd::run(
+        Command::new("umoci")
+            .args(["raw", "add-layer", "--image", &tagged])
+            .arg(rootfs),
+    )?;
+    cmd::run(Command::new("umoci").args([
+        "config",
+        "--image",
+        &tagged,
+        "--config.cmd=/usr/bin/python3",
+        "--config.cmd=-c",
+        "--config.cmd=print('bench')",
+    ]))?;
+    cmd::run(
+        Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("oci:{tagged}"))
+            .arg(format!("docker-archive:{}:{name}:bench", archive.display())),
+    )?;
+    println!(
+        "image: {} MB of layout blobs, archive {} MB",
+        dir_size(&layout.join("blobs"))? / 1_000_000,
+        std::fs::metadata(&archive)?.len() / 1_000_000
+    );
+
+    Ok((layout, tagged, archive))
+}
+
+/// Removes every tag of the benchmark image so the next load starts cold.
+fn remove_images(name: &str) -> anyhow::Result<()> {
+    let listed = Command::new("docker")
+        .args(["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"])
+        .output()?;
+    let tags: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+        .lines()
+        .filter(|line| line.contains(name))
+        .map(str::to_owned)
+        .collect();
+    if !tags.is_empty() {
+        let removed = Command::new("docker")
+            .args(["image", "rm", "--force"])
+            .args(&tags)
+            .output()?;
+        if !removed.status.success() {
+            bail!(
+                "docker image rm failed: {}",
+                String::from_utf8_lossy(&removed.stderr)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Runs `command` under `/usr/bin/time -v`: wall seconds, peak RSS in MB, output.
+fn timed(command: &mut Command) -> anyhow::Result<(f64, f64, Output)> {
+    let program = command.get_program().to_owned();
+    let mut wrapped = Command::new("/usr/bin/time");
+    wrapped.arg("-v").arg(&program).args(command.get_args());
+    println!("$ {wrapped:?}");
+    let started = Instant::now();
+    let output = wrapped
+        .output()
+        .with_context(|| format!("failed to run {wrapped:?} (apt-get install time)"))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    if !output.status.success() {
+        bail!("{wrapped:?} failed: {stderr}");
+    }
+    let peak_kb: f64 = stderr
+        .lines()
+        .find_map(|line| {
+            line.trim()
+                .strip_prefix("Maximum resident set size (kbytes): ")
+        })
+        .context("/usr/bin/time printed no maximum resident set size")?
+        .trim()
+        .parse()?;
+    Ok((seconds, peak_kb / 1024.0, output))
+}
+
+/// The `bytes_sent` of `hoist --json load`'s report.
+fn bytes_sent(output: &Output) -> anyhow::Result<String> {
+    let text = String::from_utf8_lossy(&output.stdout);
+    let start = text
+        .find("\"bytes_sent\": ")
+        .context("hoist printed no bytes_sent")?
+        + "\"bytes_sent\": ".len();
+    Ok(text[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect())
+}
+
+fn dir_size(dir: &Path) -> anyhow::Result<u64> {
+    let mut total = 0;
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        total += if meta.is_dir() {
+            dir_size(&entry.path())?
+        } else {
+            meta.len()
+        };
+    }
+    Ok(total)
+}
