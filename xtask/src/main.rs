@@ -3,6 +3,7 @@
 
 mod bases;
 mod cmd;
+mod k8s;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -20,11 +21,14 @@ enum Command {
     Test(test::Args),
     /// Build the offline base root filesystems with mmdebstrap.
     Bases(bases::Args),
+    /// The single-node test cluster (Kubernetes 1.20 from Debian's source package).
+    K8s(k8s::Args),
 }
 
 fn main() -> anyhow::Result<()> {
     match Xtask::parse().command {
         Command::Test(args) => test::run(&args),
         Command::Bases(args) => bases::run(&args),
+        Command::K8s(args) => k8s::run(&args),
     }
 }

@@ -1,0 +1,76 @@
+#!/bin/bash
+# Stops the test cluster and undoes every host change `up` made: processes,
+# container shims, mounts, network namespaces, cgroups, the bridge, the
+# service route, iptables rules and sysctls. Certificates, etcd data and
+# imported images stay in the state dir for the next `up` (remove
+# $STATE to start afresh); the deb-src source type stays enabled.
+source "$(dirname "$0")/lib.sh"
+set +e # keep undoing even when one step fails
+
+stop() {
+  local name=$1 pid
+  pid=$(pid_of "$name") || { rm -f "$RUN/$name.pid"; return 0; }
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 1 40); do
+    [[ -d /proc/$pid ]] || break
+    sleep 0.25
+  done
+  [[ -d /proc/$pid ]] && kill -KILL "$pid" 2>/dev/null
+  rm -f "$RUN/$name.pid"
+  echo "  stopped $name ($pid)"
+}
+
+# Record the pods' network namespaces while containerd can still say which.
+if running containerd; then
+  for c in $(ctr_ containers ls -q 2>/dev/null); do
+    ctr_ containers info "$c" 2>/dev/null |
+      jq -r '.Spec.linux.namespaces[]? | select(.type == "network") | .path // empty'
+  done | grep -v '^$' >>"$STATE/netns"
+  # Kill the containers first, so the shims exit on their own.
+  for t in $(ctr_ tasks ls -q 2>/dev/null); do
+    ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1
+  done
+fi
+
+for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+  stop "${COMPONENTS[i]}"
+done
+
+for pid in $(our_shims); do
+  kill -KILL "$pid" 2>/dev/null && echo "  killed containerd shim $pid"
+done
+
+# kube-proxy removes its own chains and rules.
+if [[ -x $(bin_dir)/kube-proxy ]]; then
+  "$(bin_dir)/kube-proxy" --cleanup >>"$LOGS/kube-proxy-cleanup.log" 2>&1
+fi
+while read -r rule; do
+  [[ -n $rule ]] && iptables ${rule/#-A/-D}
+done < <(our_rules)
+
+for m in $(our_mounts); do
+  umount -l "$m" 2>/dev/null && echo "  unmounted $m"
+done
+for ns in $(our_netns); do
+  if mountpoint -q "$ns" 2>/dev/null; then umount "$ns"; fi
+  rm -f "$ns"
+done
+rm -f "$STATE/netns"
+
+# Child cgroups first: rmdir only removes empty ones.
+for d in $(kubepods_cgroups); do
+  find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
+done
+
+ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null
+ip link del "$BRIDGE" 2>/dev/null
+# Pod IPs are free again now that the pods are gone.
+rm -rf "$STATE/cni/ipam"
+
+if [[ -f $STATE/sysctl.orig ]]; then
+  while IFS='=' read -r key value; do
+    sysctl -qw "$key=$value" 2>/dev/null
+  done <"$STATE/sysctl.orig"
+  rm -f "$STATE/sysctl.orig"
+fi
+echo "cluster down"
