@@ -1,5 +1,7 @@
 //! Cross-crate end-to-end tests. Run with `cargo nextest run -p hoist-e2e`.
 
+mod k8s_smoke;
+
 #[test]
 fn the_reference_app_is_in_the_repository() {
     assert!(

@@ -72,7 +72,7 @@ rsync -a --delete --exclude go.mod "$reflect2/" vendor/github.com/modern-go/refl
 # go.mod is not complete enough for module mode with -mod=vendor under Go 1.19.
 # In GOPATH mode vendor/ is used implicitly and nothing is ever fetched.
 export PATH=/usr/lib/go-1.19/bin:$PATH
-export GOPROXY=off GOFLAGS= GO111MODULE=off CGO_ENABLED=0
+export GOPROXY=off GOFLAGS='' GO111MODULE=off CGO_ENABLED=0
 export GOPATH=$src/.gopath GOCACHE=${GOCACHE:-$(dirname "$out")/gocache} HOME=${HOME:-/root}
 mkdir -p "$GOPATH/src/k8s.io"
 ln -sfn "$src" "$GOPATH/src/k8s.io/kubernetes"

@@ -17,7 +17,8 @@ for p in /proc/[0-9]*; do
   fi
 done
 for m in $(our_mounts); do left+=("mount $m"); done
-for ns in $(our_netns) /run/netns/cni-*; do [[ -e $ns ]] && left+=("network namespace $ns"); done
+# containerd puts them under its state dir; in /run/netns they would be CNI defaults.
+for ns in /run/netns/cni-*; do [[ -e $ns ]] && left+=("network namespace $ns"); done
 ip link show "$BRIDGE" >/dev/null 2>&1 && left+=("bridge $BRIDGE")
 r=$(ip route show "$SERVICE_CIDR") && [[ -n $r ]] && left+=("route $r")
 while read -r rule; do [[ -n $rule ]] && left+=("iptables $rule"); done < <(our_rules)

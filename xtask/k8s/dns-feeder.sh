@@ -6,6 +6,7 @@
 #             <hostname>.<svc>.<ns>.svc.cluster.local -> that address
 source "$(dirname "$0")/lib.sh"
 hosts=$STATE/dns/hosts
+# shellcheck disable=SC2016 # jq, not shell, expands these
 query='
   (.items[] | select(.kind == "Service" and .spec.clusterIP != "None" and .spec.clusterIP != null)
     | "\(.spec.clusterIP) \(.metadata.name).\(.metadata.namespace).svc.cluster.local"),

@@ -10,23 +10,20 @@ set +e # keep undoing even when one step fails
 stop() {
   local name=$1 pid
   pid=$(pid_of "$name") || { rm -f "$RUN/$name.pid"; return 0; }
-  kill -TERM "$pid" 2>/dev/null
+  # Each component leads its own session (start in lib.sh), so its process
+  # group holds its children too: socat's connections, the feeder's kubectl.
+  kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null
   for _ in $(seq 1 40); do
     [[ -d /proc/$pid ]] || break
     sleep 0.25
   done
-  [[ -d /proc/$pid ]] && kill -KILL "$pid" 2>/dev/null
+  [[ -d /proc/$pid ]] && { kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null; }
   rm -f "$RUN/$name.pid"
   echo "  stopped $name ($pid)"
 }
 
-# Record the pods' network namespaces while containerd can still say which.
+# Kill the containers first, so the shims exit on their own.
 if running containerd; then
-  for c in $(ctr_ containers ls -q 2>/dev/null); do
-    ctr_ containers info "$c" 2>/dev/null |
-      jq -r '.Spec.linux.namespaces[]? | select(.type == "network") | .path // empty'
-  done | grep -v '^$' >>"$STATE/netns"
-  # Kill the containers first, so the shims exit on their own.
   for t in $(ctr_ tasks ls -q 2>/dev/null); do
     ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1
   done
@@ -44,18 +41,15 @@ done
 if [[ -x $(bin_dir)/kube-proxy ]]; then
   "$(bin_dir)/kube-proxy" --cleanup >>"$LOGS/kube-proxy-cleanup.log" 2>&1
 fi
-while read -r rule; do
-  [[ -n $rule ]] && iptables ${rule/#-A/-D}
+while read -ra rule; do
+  ((${#rule[@]})) && iptables -D "${rule[@]:1}"
 done < <(our_rules)
 
+# Container root filesystems, volumes and the pods' network namespaces
+# (containerd keeps them under its state dir: netns_mounts_under_state_dir).
 for m in $(our_mounts); do
   umount -l "$m" 2>/dev/null && echo "  unmounted $m"
 done
-for ns in $(our_netns); do
-  if mountpoint -q "$ns" 2>/dev/null; then umount "$ns"; fi
-  rm -f "$ns"
-done
-rm -f "$STATE/netns"
 
 # Child cgroups first: rmdir only removes empty ones.
 for d in $(kubepods_cgroups); do

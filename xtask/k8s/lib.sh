@@ -1,8 +1,11 @@
+# shellcheck shell=bash disable=SC2034 # the settings are used by the scripts that source this
 # Shared settings and helpers for the test cluster scripts (sourced, not run).
 # Every host change the cluster makes is named here, so that down.sh and
 # check-clean.sh undo and verify exactly the same set.
 
 set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 STATE=${HOIST_K8S_STATE:-/var/lib/hoist-k8s}
 CACHE=${HOIST_K8S_CACHE:-/var/cache/hoist/k8s}
@@ -106,11 +109,6 @@ our_shims() {
 # Mount points under the state dir, deepest first.
 our_mounts() {
   awk -v s="$STATE/" 'index($5, s) == 1 {print $5}' /proc/self/mountinfo | sort -r
-}
-
-# Network namespaces our containerd created (recorded by down.sh and up.sh).
-our_netns() {
-  cat "$STATE/netns" 2>/dev/null | sort -u
 }
 
 # iptables rules added by up.sh carry this comment.

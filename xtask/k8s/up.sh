@@ -35,7 +35,7 @@ fi
 
 # --- binaries -------------------------------------------------------------
 phase "kubernetes binaries"
-"$(dirname "$0")/build.sh" ensure
+bash "$HERE/build.sh" ensure
 version=$(cat "$CACHE/current")
 echo "$version" >"$STATE/version.tmp" 2>/dev/null || { mkdir -p "$STATE"; echo "$version" >"$STATE/version.tmp"; }
 mv "$STATE/version.tmp" "$STATE/version"
@@ -71,7 +71,7 @@ done
 
 # --- certificates ---------------------------------------------------------
 phase "certificates"
-"$(dirname "$0")/pki.sh"
+bash "$HERE/pki.sh"
 
 # --- control plane --------------------------------------------------------
 phase "etcd"
@@ -95,6 +95,7 @@ start kube-apiserver "$BIN/kube-apiserver" \
   --kubelet-client-key "$PKI/apiserver-kubelet-client.key" \
   --service-account-key-file "$PKI/sa.pub" --service-account-signing-key-file "$PKI/sa.key" \
   --service-account-issuer https://kubernetes.default.svc.cluster.local \
+  --kubelet-preferred-address-types InternalIP \
   --authorization-mode Node,RBAC --enable-admission-plugins NodeRestriction \
   --allow-privileged=true --profiling=false
 wait_for kube-apiserver 90 kubectl_ get --raw /readyz
@@ -119,7 +120,7 @@ wait_for "the default service account" 60 kubectl_ -n default get serviceaccount
 
 # --- node -----------------------------------------------------------------
 phase "containerd"
-"$(dirname "$0")/node-config.sh"
+bash "$HERE/node-config.sh"
 start containerd containerd --config "$STATE/containerd/config.toml"
 wait_for containerd 30 ctr_ version
 if ! ctr_ images check "name==$PAUSE_IMAGE" 2>/dev/null | grep -q complete; then
@@ -149,7 +150,7 @@ start dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --no-hosts \
   --addn-hosts="$STATE/dns/hosts" --listen-address="$BRIDGE_IP" --bind-interfaces \
   --local=/cluster.local/ --domain-needed --no-resolv --pid-file= \
   --log-facility=-
-start dns-feeder "$(dirname "$(readlink -f "$0")")/dns-feeder.sh"
+start dns-feeder bash "$HERE/dns-feeder.sh"
 
 phase "node ready"
 wait_for "node $NODE_NAME" 120 bash -c "\"$BIN/kubectl\" --kubeconfig \"$KUBECONFIG_PATH\" get node $NODE_NAME \
