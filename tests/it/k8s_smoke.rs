@@ -1,6 +1,6 @@
 //! Smoke tests of the real test cluster from `cargo xtask k8s up`: objects
-//! applied through the API become running containers on a real kubelet,
-//! reachable through a NodePort, named by the DNS stand-in, replaced when
+//! applied through the API become running containers on a real `kubelet`,
+//! reachable through a node port, named by the DNS stand-in, replaced when
 //! deleted, and installable by Helm.
 //!
 //! Run them with:
@@ -77,25 +77,24 @@ fn import_image(kubeconfig: &Path, python_base: &Path) {
             .args(args);
         run(&mut command)
     };
-    if !ctr(&["images", "ls", "-q", &format!("name=={IMAGE}")]).trim().is_empty() {
+    if !ctr(&["images", "ls", "-q", &format!("name=={IMAGE}")])
+        .trim()
+        .is_empty()
+    {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
     let layout = dir.path().join("oci");
     let (repo, tag) = IMAGE.rsplit_once(':').unwrap();
     let image = format!("{}:{tag}", layout.display());
-    run(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
     run(Command::new("umoci").args(["new", "--image", &image]));
     run(Command::new("umoci")
         .args(["raw", "add-layer", "--image", &image])
         .arg(python_base));
-    run(Command::new("umoci").args([
-        "config",
-        "--image",
-        &image,
-        "--config.cmd",
-        "python3",
-    ]));
+    run(Command::new("umoci").args(["config", "--image", &image, "--config.cmd", "python3"]));
     let archive = dir.path().join("smoke.tar");
     run(Command::new("tar")
         .arg("-C")
@@ -198,24 +197,16 @@ async fn exec_python(pods: &Api<Pod>, pod: &str, script: &str) -> String {
     stdout
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals() {
-    let Some((kubeconfig, python_base)) = cluster() else {
-        return;
-    };
-    import_image(&kubeconfig, &python_base);
-    let client = client(&kubeconfig).await;
-    let version = client.apiserver_version().await.unwrap();
-    println!("server version: {}", version.git_version);
-
-    let ns = create_namespace(&client, "hoist-smoke").await;
-    let page = format!("hello from namespace {ns}\n");
+/// Creates `ConfigMap` `page` holding `page` as `index.html`, `Deployment` `web`
+/// serving it with `python3 -m http.server`, and `NodePort` `Service` `web`; returns
+/// the cluster IP and the node port.
+async fn create_web(client: &Client, ns: &str, page: &str) -> (String, u16) {
     let config_map: ConfigMap = serde_json::from_value(json!({
         "metadata": {"name": "page"},
         "data": {"index.html": page},
     }))
     .unwrap();
-    Api::<ConfigMap>::namespaced(client.clone(), &ns)
+    Api::<ConfigMap>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &config_map)
         .await
         .unwrap();
@@ -243,7 +234,7 @@ async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals()
         },
     }))
     .unwrap();
-    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
+    let deployments = Api::<Deployment>::namespaced(client.clone(), ns);
     deployments
         .create(&PostParams::default(), &deployment)
         .await
@@ -257,7 +248,7 @@ async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals()
         },
     }))
     .unwrap();
-    let service = Api::<Service>::namespaced(client.clone(), &ns)
+    let service = Api::<Service>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &service)
         .await
         .unwrap();
@@ -265,6 +256,27 @@ async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals()
     let cluster_ip = spec.cluster_ip.unwrap();
     let node_port = u16::try_from(spec.ports.unwrap()[0].node_port.unwrap()).unwrap();
 
+    (cluster_ip, node_port)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals() {
+    let Some((kubeconfig, python_base)) = cluster() else {
+        return;
+    };
+    import_image(&kubeconfig, &python_base);
+    let client = client(&kubeconfig).await;
+    let version = client.apiserver_version().await.unwrap();
+    // The suite's output records the Kubernetes version it ran against.
+    #[allow(clippy::print_stdout)]
+    {
+        println!("server version: {}", version.git_version);
+    }
+
+    let ns = create_namespace(&client, "hoist-smoke").await;
+    let page = format!("hello from namespace {ns}\n");
+    let (cluster_ip, node_port) = create_web(&client, &ns, &page).await;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
     timeout(
         ROLLOUT,
         await_condition(

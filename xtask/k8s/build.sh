@@ -91,6 +91,23 @@ for pkg in k8s.io/kubernetes/vendor/k8s.io/component-base/version k8s.io/kuberne
   ldflags+=" -X $pkg.gitCommit=debian-$version"
 done
 
+# The API server's OpenAPI definitions are generated at build time (upstream's
+# Makefile.generated_files, gen_openapi); the other generated code ships in
+# the source. Input: every package with a +k8s:openapi-gen= tag, staging
+# named through vendor/, as the Makefile names them.
+openapi=pkg/generated/openapi/zz_generated.openapi.go
+if [[ ! -f $openapi ]]; then
+  go build -o "$GOPATH/bin/openapi-gen" k8s.io/kubernetes/vendor/k8s.io/kube-openapi/cmd/openapi-gen
+  inputs=$(find -H . \( -path './_*' -o -path './.*' -o -path ./vendor \) -prune -o -type f -name '*.go' -print0 |
+    xargs -0 grep -lZ '^// *+k8s:' | xargs -0 grep -l '+k8s:openapi-gen=' |
+    sed -e 's|^\./staging/src|vendor|' -e 's|^\./||' -e 's|/[^/]*$||' |
+    grep -vE '^vendor/k8s.io/(code-generator|sample-apiserver)/' | LC_ALL=C sort -u |
+    sed 's|^|k8s.io/kubernetes/|' | paste -sd,)
+  (cd "$GOPATH/src/k8s.io/kubernetes" && "$GOPATH/bin/openapi-gen" --logtostderr \
+    -i "$inputs" -p k8s.io/kubernetes/pkg/generated/openapi -O zz_generated.openapi \
+    -h vendor/k8s.io/code-generator/hack/boilerplate.go.txt -r "$GOPATH/openapi-violations.report")
+fi
+
 mkdir -p "$out.tmp"
 go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \

@@ -44,6 +44,16 @@ fi
 while read -ra rule; do
   ((${#rule[@]})) && iptables -D "${rule[@]:1}"
 done < <(our_rules)
+# The kubelet's own chains (KUBE-FIREWALL, KUBE-MARK-*, KUBE-KUBELET-CANARY)
+# and anything kube-proxy left: unhook them from the built-in chains, then
+# flush and delete them. `iptables -S` quotes like the shell, hence eval.
+for t in filter nat mangle; do
+  iptables -t "$t" -S 2>/dev/null | grep -E '^-A (INPUT|OUTPUT|FORWARD|PREROUTING|POSTROUTING) .*-j (KUBE|CNI)-' |
+    while read -r line; do eval "iptables -t $t -D ${line#-A }"; done
+  chains=$(iptables -t "$t" -S 2>/dev/null | awk '$1 == "-N" && $2 ~ /^(KUBE|CNI)-/ {print $2}')
+  for c in $chains; do iptables -t "$t" -F "$c"; done
+  for c in $chains; do iptables -t "$t" -X "$c"; done
+done
 
 # Container root filesystems, volumes and the pods' network namespaces
 # (containerd keeps them under its state dir: netns_mounts_under_state_dir).

@@ -149,7 +149,7 @@ touch "$STATE/dns/hosts"
 start dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --no-hosts \
   --addn-hosts="$STATE/dns/hosts" --listen-address="$BRIDGE_IP" --bind-interfaces \
   --local=/cluster.local/ --domain-needed --no-resolv --pid-file= \
-  --log-facility=-
+  --log-facility=- --user=nobody --group=nogroup
 start dns-feeder bash "$HERE/dns-feeder.sh"
 
 phase "node ready"
