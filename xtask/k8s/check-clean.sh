@@ -12,7 +12,7 @@ bin=$(bin_dir)
 for p in /proc/[0-9]*; do
   [[ ${p#/proc/} == "$$" ]] && continue
   exe=$(readlink "$p/exe" 2>/dev/null) || continue
-  if [[ $exe == "$bin/"* ]] || tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$STATE/"; then
+  if [[ $exe == "$bin/"* ]] || tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$STATE/"; then
     left+=("process ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" | cut -c1-120)")
   fi
 done

@@ -3,10 +3,18 @@
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$STATE/containerd" "$STATE/cni/net.d" "$STATE/kubelet"
 
+# Replaces FILE with stdin only when they differ: kube-proxy exits when its
+# configuration file changes under it, which `up` on a half-running cluster
+# would otherwise cause.
+write() {
+  cat >"$1.new"
+  if cmp -s "$1.new" "$1"; then rm "$1.new"; else mv "$1.new" "$1"; fi
+}
+
 # A containerd of our own: dockerd's containerd (/var/run/docker/containerd)
 # keeps running untouched. Root here lacks CAP_SYS_RESOURCE, and runc fails
 # to lower oom_score_adj without it unless CRI clamps it (restrict_oom_score_adj).
-cat >"$STATE/containerd/config.toml" <<TOML
+write "$STATE/containerd/config.toml" <<TOML
 version = 2
 root = "$STATE/containerd/root"
 state = "$STATE/containerd/state"
@@ -49,7 +57,7 @@ TOML
 
 # No ipMasq and no portmap: pods talk only to each other and to the node,
 # so the plugins add no iptables rules that a crash could leave behind.
-cat >"$STATE/cni/net.d/10-hoist.conflist" <<JSON
+write "$STATE/cni/net.d/10-hoist.conflist" <<JSON
 {
   "cniVersion": "0.4.0",
   "name": "hoist",
@@ -73,11 +81,11 @@ cat >"$STATE/cni/net.d/10-hoist.conflist" <<JSON
 JSON
 
 # Pods get no search domains or servers from the host.
-echo "options ndots:5" >"$STATE/kubelet/host-resolv.conf"
+echo "options ndots:5" | write "$STATE/kubelet/host-resolv.conf"
 
 # Image garbage collection and disk eviction are effectively off: test images
 # are imported, never pulled, so a collected image could not come back.
-cat >"$STATE/kubelet/config.yaml" <<YAML
+write "$STATE/kubelet/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
 address: $BRIDGE_IP
@@ -107,10 +115,12 @@ evictionHard:
   nodefs.inodesFree: 1%
   imagefs.available: 1%
 serializeImagePulls: false
+# Fresh heartbeats let the up script tell a live node from a status left in etcd.
+nodeStatusReportFrequency: 10s
 YAML
 
 # NodePorts answer on loopback only.
-cat >"$STATE/kube-proxy.yaml" <<YAML
+write "$STATE/kube-proxy.yaml" <<YAML
 apiVersion: kubeproxy.config.k8s.io/v1alpha1
 kind: KubeProxyConfiguration
 mode: iptables

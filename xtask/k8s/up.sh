@@ -11,8 +11,17 @@ phase() {
 }
 total_start=$(now)
 
-if running kube-apiserver && running kubelet &&
-  kubectl_ get node "$NODE_NAME" -o jsonpath='{.status.conditions[?(@.type=="Ready")].status}' 2>/dev/null | grep -qx True; then
+# Ready=True with a heartbeat no older than $1 (UTC, RFC 3339): a node
+# status left in etcd by an earlier run says Ready until it times out.
+node_ready_since() {
+  kubectl_ get node "$NODE_NAME" \
+    -o jsonpath='{range .status.conditions[?(@.type=="Ready")]}{.status} {.lastHeartbeatTime}{end}' 2>/dev/null |
+    awk -v since="$1" '$1 == "True" && $2 >= since {ok = 1} END {exit !ok}'
+}
+
+all_running=1
+for c in "${COMPONENTS[@]}"; do running "$c" || all_running=0; done
+if ((all_running)) && node_ready_since "$(date -u -d '-1 min' +%Y-%m-%dT%H:%M:%SZ)"; then
   echo "cluster already up; kubeconfig: $KUBECONFIG_PATH"
   exit 0
 fi
@@ -135,6 +144,12 @@ if ! ctr_ images check "name==$PAUSE_IMAGE" 2>/dev/null | grep -q complete; then
 fi
 
 phase "kubelet"
+# A kubelet already running reports every 10 s (nodeStatusReportFrequency).
+if running kubelet; then
+  kubelet_started=$(date -u -d '-1 min' +%Y-%m-%dT%H:%M:%SZ)
+else
+  kubelet_started=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+fi
 start kubelet "$BIN/kubelet" \
   --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
   --container-runtime remote --container-runtime-endpoint "unix://$CONTAINERD_SOCK" \
@@ -153,7 +168,6 @@ start dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --no-hosts \
 start dns-feeder bash "$HERE/dns-feeder.sh"
 
 phase "node ready"
-wait_for "node $NODE_NAME" 120 bash -c "\"$BIN/kubectl\" --kubeconfig \"$KUBECONFIG_PATH\" get node $NODE_NAME \
-  -o jsonpath='{.status.conditions[?(@.type==\"Ready\")].status}' | grep -qx True"
+wait_for "node $NODE_NAME" 120 node_ready_since "$kubelet_started"
 phase ""
 echo "cluster up in $(elapsed "$total_start")s; kubeconfig: $KUBECONFIG_PATH"
