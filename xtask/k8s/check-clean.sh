@@ -7,13 +7,14 @@ for c in "${COMPONENTS[@]}"; do
   pid=$(pid_of "$c") && left+=("process $c ($pid)")
 done
 for pid in $(our_shims); do left+=("containerd shim $pid"); done
+for pid in $(pod_processes); do left+=("pod process $pid: $(tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | cut -c1-120)"); done
 # Any process still running one of our built binaries or our containerd config.
 bin=$(bin_dir)
 for p in /proc/[0-9]*; do
   [[ ${p#/proc/} == "$$" ]] && continue
   exe=$(readlink "$p/exe" 2>/dev/null) || continue
   if [[ $exe == "$bin/"* ]] || tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "$STATE/"; then
-    left+=("process ${p#/proc/}: $(tr '\0' ' ' <"$p/cmdline" | cut -c1-120)")
+    left+=("process ${p#/proc/}: $(tr '\0' ' ' 2>/dev/null <"$p/cmdline" | cut -c1-120)")
   fi
 done
 for m in $(our_mounts); do left+=("mount $m"); done

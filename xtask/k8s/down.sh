@@ -22,19 +22,27 @@ stop() {
   echo "  stopped $name ($pid)"
 }
 
-# Kill the containers first, so the shims exit on their own.
-if running containerd; then
-  for t in $(ctr_ tasks ls -q 2>/dev/null); do
-    ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1
-  done
-fi
-
 for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
+  # With the kubelet stopped nothing restarts the containers: kill them
+  # while containerd still runs, so that their shims exit and clean up.
+  if [[ ${COMPONENTS[i]} == containerd ]] && running containerd; then
+    for t in $(ctr_ tasks ls -q 2>/dev/null); do
+      ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1
+    done
+    for _ in $(seq 1 40); do
+      [[ -z $(ctr_ tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING"') ]] && break
+      sleep 0.25
+    done
+  fi
   stop "${COMPONENTS[i]}"
 done
 
-for pid in $(our_shims); do
-  kill -KILL "$pid" 2>/dev/null && echo "  killed containerd shim $pid"
+for pid in $(our_shims) $(pod_processes); do
+  kill -KILL "$pid" 2>/dev/null && echo "  killed leftover process $pid"
+done
+for _ in $(seq 1 40); do
+  [[ -z $(pod_processes) ]] && break
+  sleep 0.25
 done
 
 # kube-proxy removes its own chains and rules.

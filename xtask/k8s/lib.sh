@@ -124,6 +124,14 @@ foreign_chains() {
   done
 }
 
+# Processes in the kubelet's pod cgroups: containers, whatever survived.
+pod_processes() {
+  local d
+  for d in $(kubepods_cgroups); do
+    find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -un
+}
+
 kubepods_cgroups() {
   local d
   for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
