@@ -32,11 +32,14 @@ use tokio::time::{sleep, timeout};
 const IMAGE: &str = "hoist.test/smoke:1";
 const ROLLOUT: Duration = Duration::from_secs(180);
 
-/// The kubeconfig and the python base, or `None` when the test is skipped.
-fn cluster() -> Option<(PathBuf, PathBuf)> {
+/// The cluster's kubeconfig and a client for it, with `IMAGE` imported; `None`
+/// when the test is skipped.
+async fn cluster() -> Option<(PathBuf, Client)> {
     let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
     let bases = hoist_testkit::service_path(hoist_testkit::BASES)?;
-    Some((kubeconfig, bases.join("python.tar")))
+    import_image(&kubeconfig, &bases.join("python.tar"));
+    let client = client(&kubeconfig).await;
+    Some((kubeconfig, client))
 }
 
 fn run(command: &mut Command) -> String {
@@ -197,20 +200,37 @@ async fn exec_python(pods: &Api<Pod>, pod: &str, script: &str) -> String {
     stdout
 }
 
+/// Creates the namespaced object described by `object` in `ns`.
+async fn create<K>(client: &Client, ns: &str, object: serde_json::Value) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + k8s_openapi::serde::de::DeserializeOwned
+        + k8s_openapi::serde::Serialize
+        + Clone
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let object: K = serde_json::from_value(object).unwrap();
+    Api::<K>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &object)
+        .await
+        .unwrap()
+}
+
 /// Creates `ConfigMap` `page` holding `page` as `index.html`, `Deployment` `web`
 /// serving it with `python3 -m http.server`, and `NodePort` `Service` `web`; returns
 /// the cluster IP and the node port.
 async fn create_web(client: &Client, ns: &str, page: &str) -> (String, u16) {
-    let config_map: ConfigMap = serde_json::from_value(json!({
-        "metadata": {"name": "page"},
-        "data": {"index.html": page},
-    }))
-    .unwrap();
-    Api::<ConfigMap>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &config_map)
-        .await
-        .unwrap();
-    let deployment: Deployment = serde_json::from_value(json!({
+    create::<ConfigMap>(
+        client,
+        ns,
+        json!({
+            "metadata": {"name": "page"},
+            "data": {"index.html": page},
+        }),
+    )
+    .await;
+    create::<Deployment>(client, ns, json!({
         "metadata": {"name": "web"},
         "spec": {
             "replicas": 1,
@@ -233,25 +253,20 @@ async fn create_web(client: &Client, ns: &str, page: &str) -> (String, u16) {
             },
         },
     }))
-    .unwrap();
-    let deployments = Api::<Deployment>::namespaced(client.clone(), ns);
-    deployments
-        .create(&PostParams::default(), &deployment)
-        .await
-        .unwrap();
-    let service: Service = serde_json::from_value(json!({
-        "metadata": {"name": "web"},
-        "spec": {
-            "type": "NodePort",
-            "selector": {"app": "web"},
-            "ports": [{"port": 80, "targetPort": 8080}],
-        },
-    }))
-    .unwrap();
-    let service = Api::<Service>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &service)
-        .await
-        .unwrap();
+    .await;
+    let service = create::<Service>(
+        client,
+        ns,
+        json!({
+            "metadata": {"name": "web"},
+            "spec": {
+                "type": "NodePort",
+                "selector": {"app": "web"},
+                "ports": [{"port": 80, "targetPort": 8080}],
+            },
+        }),
+    )
+    .await;
     let spec = service.spec.unwrap();
     let cluster_ip = spec.cluster_ip.unwrap();
     let node_port = u16::try_from(spec.ports.unwrap()[0].node_port.unwrap()).unwrap();
@@ -261,11 +276,9 @@ async fn create_web(client: &Client, ns: &str, page: &str) -> (String, u16) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals() {
-    let Some((kubeconfig, python_base)) = cluster() else {
+    let Some((_, client)) = cluster().await else {
         return;
     };
-    import_image(&kubeconfig, &python_base);
-    let client = client(&kubeconfig).await;
     let version = client.apiserver_version().await.unwrap();
     // The suite's output records the Kubernetes version it ran against.
     #[allow(clippy::print_stdout)]
@@ -352,11 +365,9 @@ async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals()
 
 #[tokio::test(flavor = "multi_thread")]
 async fn helm_installs_a_chart_that_becomes_ready() {
-    let Some((kubeconfig, python_base)) = cluster() else {
+    let Some((kubeconfig, client)) = cluster().await else {
         return;
     };
-    import_image(&kubeconfig, &python_base);
-    let client = client(&kubeconfig).await;
     let ns = create_namespace(&client, "hoist-helm").await;
 
     let chart = tempfile::tempdir().unwrap();
