@@ -28,13 +28,14 @@ fi
 
 # --- packages -------------------------------------------------------------
 phase "packages"
+mkdir -p "$STATE" "$CACHE"
 missing=()
 for p in "${RUNTIME_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$CACHE.apt.log" 2>&1 ||
-    { echo "error: apt-get install ${missing[*]} failed; see $CACHE.apt.log" >&2; exit 1; }
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}" >"$CACHE/apt.log" 2>&1 ||
+    { echo "error: apt-get install ${missing[*]} failed; see $CACHE/apt.log" >&2; exit 1; }
 fi
 # Debian's etcd-server package starts a system etcd where an init system runs
 # it; ours has its own data dir and port, but two etcds would waste memory.
@@ -46,8 +47,7 @@ fi
 phase "kubernetes binaries"
 bash "$HERE/build.sh" ensure
 version=$(cat "$CACHE/current")
-echo "$version" >"$STATE/version.tmp" 2>/dev/null || { mkdir -p "$STATE"; echo "$version" >"$STATE/version.tmp"; }
-mv "$STATE/version.tmp" "$STATE/version"
+echo "$version" >"$STATE/version"
 BIN=$(bin_dir)
 echo "  $BIN ($("$BIN/kube-apiserver" --version))"
 
