@@ -61,7 +61,7 @@ ensure() {
 
 compile() {
 src=$1 out=$2 version=$3
-cd "$src"
+cd "$src" || exit 1
 # The vendored reflect2 1.0.1 reads runtime internals that changed in Go 1.18
 # and crashes at run time; Debian's 1.0.2 knows both layouts. The module path
 # stays the same, so vendor/modules.txt needs no change.

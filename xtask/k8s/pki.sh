@@ -4,7 +4,7 @@
 # only with the state dir.
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$PKI"
-cd "$PKI"
+cd "$PKI" || exit 1
 
 key() { [[ -f $1.key ]] || openssl ecparam -name prime256v1 -genkey -noout -out "$1.key" 2>/dev/null; }
 
