@@ -2,6 +2,7 @@
 
 mod charts;
 mod services;
+mod k8s_smoke;
 
 #[test]
 fn the_reference_app_is_in_the_repository() {

@@ -5,6 +5,7 @@ mod bases;
 mod bench_build;
 mod bench_load;
 mod cmd;
+mod k8s;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -26,6 +27,8 @@ enum Command {
     BenchBuild(bench_build::Args),
     /// Benchmark image delivery: hoist load against docker load and skopeo copy.
     BenchLoad(bench_load::Args),
+    /// The single-node test cluster (Kubernetes 1.20 from Debian's source package).
+    K8s(k8s::Args),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -34,5 +37,6 @@ fn main() -> anyhow::Result<()> {
         Command::Bases(args) => bases::run(&args),
         Command::BenchBuild(args) => bench_build::run(&args),
         Command::BenchLoad(args) => bench_load::run(&args),
+        Command::K8s(args) => k8s::run(&args),
     }
 }

@@ -1,0 +1,444 @@
+//! Smoke tests of the real test cluster from `cargo xtask k8s up`: objects
+//! applied through the API become running containers on a real `kubelet`,
+//! reachable through a node port, named by the DNS stand-in, replaced when
+//! deleted, and installable by Helm.
+//!
+//! Run them with:
+//! ```text
+//! cargo xtask k8s up
+//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig HOIST_BASES_DIR=/var/cache/hoist/bases \
+//!   cargo nextest run -p hoist-e2e k8s_smoke
+//! ```
+//! The test image is made from the offline python base with umoci and
+//! imported into the cluster's containerd next to the kubeconfig.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
+use kube::api::{AttachParams, DeleteParams, ListParams, PostParams};
+use kube::config::{KubeConfigOptions, Kubeconfig};
+use kube::runtime::wait::{await_condition, conditions};
+use kube::{Api, Client, Config};
+use serde_json::json;
+use tokio::io::AsyncReadExt;
+use tokio::time::{sleep, timeout};
+
+/// The image every test here runs; `imagePullPolicy: Never`, as it is imported.
+const IMAGE: &str = "hoist.test/smoke:1";
+const ROLLOUT: Duration = Duration::from_secs(180);
+
+/// The cluster's kubeconfig and a client for it, with `IMAGE` imported; `None`
+/// when the test is skipped.
+async fn cluster() -> Option<(PathBuf, Client)> {
+    let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
+    let bases = hoist_testkit::service_path(hoist_testkit::BASES)?;
+    import_image(&kubeconfig, &bases.join("python.tar"));
+    let client = client(&kubeconfig).await;
+    Some((kubeconfig, client))
+}
+
+fn run(command: &mut Command) -> String {
+    let output = command
+        .output()
+        .unwrap_or_else(|e| panic!("failed to start {command:?}: {e}"));
+    assert!(
+        output.status.success(),
+        "{command:?} failed ({}): {}{}",
+        output.status,
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Builds `IMAGE` (the python base as one layer) and imports it into the
+/// cluster's containerd, the one `cargo xtask k8s` keeps beside the
+/// kubeconfig, unless an earlier test did. Tests run in parallel processes,
+/// so the check and the import hold a lock file in the cluster's state dir.
+fn import_image(kubeconfig: &Path, python_base: &Path) {
+    assert!(
+        python_base.is_file(),
+        "{} is missing; build it with `cargo xtask bases`",
+        python_base.display()
+    );
+    let state = kubeconfig
+        .parent()
+        .expect("the kubeconfig is in the cluster's state dir");
+    let ctr = |args: &[&str]| {
+        let mut command = Command::new("flock");
+        command
+            .arg(state.join("import.lock"))
+            .arg("ctr")
+            .arg("--address")
+            .arg(state.join("containerd/containerd.sock"))
+            .args(["--namespace", "k8s.io"])
+            .args(args);
+        run(&mut command)
+    };
+    if !ctr(&["images", "ls", "-q", &format!("name=={IMAGE}")])
+        .trim()
+        .is_empty()
+    {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let layout = dir.path().join("oci");
+    let (repo, tag) = IMAGE.rsplit_once(':').unwrap();
+    let image = format!("{}:{tag}", layout.display());
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
+    run(Command::new("umoci").args(["new", "--image", &image]));
+    run(Command::new("umoci")
+        .args(["raw", "add-layer", "--image", &image])
+        .arg(python_base));
+    run(Command::new("umoci").args(["config", "--image", &image, "--config.cmd", "python3"]));
+    let archive = dir.path().join("smoke.tar");
+    run(Command::new("tar")
+        .arg("-C")
+        .arg(&layout)
+        .arg("-cf")
+        .arg(&archive)
+        .arg("."));
+    ctr(&[
+        "images",
+        "import",
+        "--base-name",
+        repo,
+        &archive.to_string_lossy(),
+    ]);
+}
+
+async fn client(kubeconfig: &Path) -> Client {
+    let kubeconfig = Kubeconfig::read_from(kubeconfig).unwrap();
+    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
+        .await
+        .unwrap();
+    Client::try_from(config).unwrap()
+}
+
+async fn create_namespace(client: &Client, prefix: &str) -> String {
+    let name = format!("{prefix}-{}", std::process::id());
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await
+        .unwrap();
+    name
+}
+
+async fn delete_namespace(client: &Client, name: &str) {
+    let namespaces = Api::<Namespace>::all(client.clone());
+    let uid = namespaces.get(name).await.unwrap().metadata.uid.unwrap();
+    namespaces
+        .delete(name, &DeleteParams::default())
+        .await
+        .unwrap();
+    timeout(
+        ROLLOUT,
+        await_condition(namespaces, name, conditions::is_deleted(&uid)),
+    )
+    .await
+    .expect("the namespace is deleted in time")
+    .unwrap();
+}
+
+fn http_get(port: u16, path: &str) -> std::io::Result<String> {
+    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    Ok(response)
+}
+
+async fn ready_pods(pods: &Api<Pod>, selector: &str) -> Vec<String> {
+    let list = pods
+        .list(&ListParams::default().labels(selector))
+        .await
+        .unwrap();
+    list.items
+        .into_iter()
+        .filter(|pod| {
+            pod.metadata.deletion_timestamp.is_none()
+                && pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+        })
+        .filter_map(|pod| pod.metadata.name)
+        .collect()
+}
+
+/// Runs `script` with the image's python in pod `pod` and returns its stdout.
+async fn exec_python(pods: &Api<Pod>, pod: &str, script: &str) -> String {
+    let mut process = pods
+        .exec(
+            pod,
+            ["python3", "-c", script],
+            &AttachParams::default().stderr(false),
+        )
+        .await
+        .unwrap();
+    let mut stdout = String::new();
+    process
+        .stdout()
+        .expect("stdout is attached")
+        .read_to_string(&mut stdout)
+        .await
+        .unwrap();
+    process.join().await.unwrap();
+    stdout
+}
+
+/// Creates the namespaced object described by `object` in `ns`.
+async fn create<K>(client: &Client, ns: &str, object: serde_json::Value) -> K
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + k8s_openapi::serde::de::DeserializeOwned
+        + k8s_openapi::serde::Serialize
+        + Clone
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let object: K = serde_json::from_value(object).unwrap();
+    Api::<K>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &object)
+        .await
+        .unwrap()
+}
+
+/// Creates `ConfigMap` `page` holding `page` as `index.html`, `Deployment` `web`
+/// serving it with `python3 -m http.server`, and `NodePort` `Service` `web`; returns
+/// the cluster IP and the node port.
+async fn create_web(client: &Client, ns: &str, page: &str) -> (String, u16) {
+    create::<ConfigMap>(
+        client,
+        ns,
+        json!({
+            "metadata": {"name": "page"},
+            "data": {"index.html": page},
+        }),
+    )
+    .await;
+    create::<Deployment>(client, ns, json!({
+        "metadata": {"name": "web"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [{
+                        "name": "web",
+                        "image": IMAGE,
+                        "imagePullPolicy": "Never",
+                        "command": ["python3", "-m", "http.server", "8080", "--directory", "/srv"],
+                        "ports": [{"containerPort": 8080}],
+                        "readinessProbe": {"httpGet": {"path": "/index.html", "port": 8080}, "periodSeconds": 1},
+                        "volumeMounts": [{"name": "page", "mountPath": "/srv"}],
+                    }],
+                    "volumes": [{"name": "page", "configMap": {"name": "page"}}],
+                    "terminationGracePeriodSeconds": 1,
+                },
+            },
+        },
+    }))
+    .await;
+    let service = create::<Service>(
+        client,
+        ns,
+        json!({
+            "metadata": {"name": "web"},
+            "spec": {
+                "type": "NodePort",
+                "selector": {"app": "web"},
+                "ports": [{"port": 80, "targetPort": 8080}],
+            },
+        }),
+    )
+    .await;
+    let spec = service.spec.unwrap();
+    let cluster_ip = spec.cluster_ip.unwrap();
+    let node_port = u16::try_from(spec.ports.unwrap()[0].node_port.unwrap()).unwrap();
+
+    (cluster_ip, node_port)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals() {
+    let Some((_, client)) = cluster().await else {
+        return;
+    };
+    let version = client.apiserver_version().await.unwrap();
+    // The suite's output records the Kubernetes version it ran against.
+    #[allow(clippy::print_stdout)]
+    {
+        println!("server version: {}", version.git_version);
+    }
+
+    let ns = create_namespace(&client, "hoist-smoke").await;
+    let page = format!("hello from namespace {ns}\n");
+    let (cluster_ip, node_port) = create_web(&client, &ns, &page).await;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
+    timeout(
+        ROLLOUT,
+        await_condition(
+            deployments.clone(),
+            "web",
+            conditions::is_deployment_completed(),
+        ),
+    )
+    .await
+    .expect("the deployment rolls out in time")
+    .unwrap();
+
+    // kube-proxy programs the NodePort a moment after the endpoint is ready.
+    let mut response = String::new();
+    for _ in 0..60 {
+        if let Ok(r) = http_get(node_port, "/index.html") {
+            response = r;
+            break;
+        }
+        sleep(Duration::from_millis(500)).await;
+    }
+    assert!(
+        response.starts_with("HTTP/1.0 200"),
+        "GET 127.0.0.1:{node_port}/index.html: {response:?}"
+    );
+    assert!(response.ends_with(&page), "{response:?}");
+
+    // Service names resolve inside pods (the dnsmasq stand-in, fed every 2 s).
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns);
+    let first = ready_pods(&pods, "app=web").await.remove(0);
+    let lookup = format!(
+        "import socket, time\n\
+         for _ in range(30):\n\
+         \x20   try:\n\
+         \x20       print(socket.gethostbyname('web'), socket.gethostbyname('web.{ns}.svc.cluster.local'), \
+                    socket.gethostbyname('kubernetes.default'))\n\
+         \x20       break\n\
+         \x20   except OSError:\n\
+         \x20       time.sleep(1)\n"
+    );
+    let resolved = exec_python(&pods, &first, &lookup).await;
+    assert_eq!(resolved, format!("{cluster_ip} {cluster_ip} 10.96.0.1\n"));
+
+    // The API is reachable from pods through the kubernetes Service.
+    let api = exec_python(
+        &pods,
+        &first,
+        "import socket; s = socket.create_connection(('kubernetes.default.svc', 443), 5); print('connected')",
+    )
+    .await;
+    assert_eq!(api, "connected\n");
+
+    // A deleted pod is replaced by a new one that becomes ready.
+    pods.delete(&first, &DeleteParams::default()).await.unwrap();
+    let replacement = timeout(ROLLOUT, async {
+        loop {
+            if let Some(pod) = ready_pods(&pods, "app=web")
+                .await
+                .into_iter()
+                .find(|p| *p != first)
+            {
+                return pod;
+            }
+            sleep(Duration::from_millis(500)).await;
+        }
+    })
+    .await
+    .expect("a replacement pod becomes ready in time");
+    assert_ne!(replacement, first);
+
+    delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helm_installs_a_chart_that_becomes_ready() {
+    let Some((kubeconfig, client)) = cluster().await else {
+        return;
+    };
+    let ns = create_namespace(&client, "hoist-helm").await;
+
+    let chart = tempfile::tempdir().unwrap();
+    std::fs::write(
+        chart.path().join("Chart.yaml"),
+        "apiVersion: v2\nname: smoke\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::create_dir(chart.path().join("templates")).unwrap();
+    let deployment = json!({
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "{{ .Release.Name }}"},
+        "spec": {
+            "replicas": 1,
+            "selector": {"matchLabels": {"app": "{{ .Release.Name }}"}},
+            "template": {
+                "metadata": {"labels": {"app": "{{ .Release.Name }}"}},
+                "spec": {"containers": [{
+                    "name": "web",
+                    "image": IMAGE,
+                    "imagePullPolicy": "Never",
+                    "command": ["python3", "-m", "http.server", "8080"],
+                    "readinessProbe": {"tcpSocket": {"port": 8080}, "periodSeconds": 1},
+                }], "terminationGracePeriodSeconds": 1},
+            },
+        },
+    });
+    // JSON is YAML; Helm renders the templates inside it.
+    std::fs::write(
+        chart.path().join("templates/deployment.yaml"),
+        deployment.to_string(),
+    )
+    .unwrap();
+
+    let helm = |args: &[&str]| {
+        let mut command = Command::new(helm_binary());
+        command
+            .arg("--kubeconfig")
+            .arg(&kubeconfig)
+            .args(["--namespace", &ns])
+            .args(args);
+        run(&mut command)
+    };
+    helm(&[
+        "install",
+        "smoke",
+        &chart.path().to_string_lossy(),
+        "--wait",
+        "--timeout",
+        "180s",
+    ]);
+    let status = helm(&["status", "smoke", "-o", "json"]);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["info"]["status"], "deployed");
+    let deployment = Api::<Deployment>::namespaced(client.clone(), &ns)
+        .get("smoke")
+        .await
+        .unwrap();
+    assert_eq!(deployment.status.unwrap().ready_replicas, Some(1));
+
+    helm(&["uninstall", "smoke", "--wait"]);
+    delete_namespace(&client, &ns).await;
+}
+
+/// helm 3.17 from /opt/hoist-tools/bin (see .ci/tools.sh), else from PATH.
+fn helm_binary() -> PathBuf {
+    let tools = Path::new("/opt/hoist-tools/bin/helm");
+    if tools.is_file() {
+        tools.to_path_buf()
+    } else {
+        PathBuf::from("helm")
+    }
+}

@@ -1,0 +1,141 @@
+# shellcheck shell=bash disable=SC2034 # the settings are used by the scripts that source this
+# Shared settings and helpers for the test cluster scripts (sourced, not run).
+# Every host change the cluster makes is named here, so that down.sh and
+# check-clean.sh undo and verify exactly the same set.
+
+set -euo pipefail
+
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+
+STATE=${HOIST_K8S_STATE:-/var/lib/hoist-k8s}
+CACHE=${HOIST_K8S_CACHE:-/var/cache/hoist/k8s}
+KUBECONFIG_PATH=$STATE/kubeconfig
+LOGS=$STATE/logs
+RUN=$STATE/run
+PKI=$STATE/pki
+
+NODE_NAME=hoist-node
+BRIDGE=hoist0
+POD_CIDR=10.244.0.0/24
+BRIDGE_IP=10.244.0.1 # gateway of the pod bridge: node IP, API relay, DNS
+SERVICE_CIDR=10.96.0.0/16
+API_SERVICE_IP=10.96.0.1
+API_PORT=6443
+ETCD_PORT=12379 # not 2379, so that a system etcd can never be mistaken for ours
+CONTAINERD_SOCK=$STATE/containerd/containerd.sock
+PAUSE_IMAGE=k8s.gcr.io/pause:3.2
+IPT_COMMENT=hoist-k8s
+
+# Apt packages the cluster needs at run time and to build Kubernetes.
+RUNTIME_PACKAGES=(etcd-server containerd runc containernetworking-plugins dnsmasq-base socat
+  conntrack iptables iproute2 openssl jq umoci)
+BUILD_PACKAGES=(dpkg-dev golang-1.19-go golang-github-modern-go-reflect2-dev rsync jq gcc libc6-dev)
+
+# Sysctls kubelet or kube-proxy change; their values before `up` are saved in
+# $STATE/sysctl.orig and restored by `down`.
+SYSCTLS=(net.ipv4.conf.all.route_localnet net.ipv4.ip_forward net.bridge.bridge-nf-call-iptables
+  vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
+  kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
+
+# Components in start order; down stops them in reverse.
+COMPONENTS=(etcd kube-apiserver api-relay kube-controller-manager kube-scheduler containerd
+  kubelet kube-proxy dnsmasq dns-feeder)
+
+source_version() {
+  apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2; exit}'
+}
+
+# The cached binaries of the newest source version apt knows, or of whatever
+# was built last when apt has no deb-src yet.
+bin_dir() {
+  local v
+  v=$(cat "$STATE/version" 2>/dev/null || true)
+  [[ -n $v ]] || v=$(source_version)
+  echo "$CACHE/$v/bin"
+}
+
+now() { date +%s.%N; }
+elapsed() { awk -v s="$1" -v e="$(now)" 'BEGIN {printf "%.1f", e - s}'; }
+
+pid_of() {
+  local f=$RUN/$1.pid
+  [[ -f $f ]] || return 1
+  local pid
+  pid=$(cat "$f")
+  [[ -d /proc/$pid ]] || return 1
+  echo "$pid"
+}
+
+running() { pid_of "$1" >/dev/null; }
+
+# Starts a long-running component in its own session, logging to $LOGS.
+start() {
+  local name=$1
+  shift
+  mkdir -p "$LOGS" "$RUN"
+  if running "$name"; then return 0; fi
+  setsid "$@" >>"$LOGS/$name.log" 2>&1 </dev/null &
+  echo $! >"$RUN/$name.pid"
+}
+
+# Waits up to $2 seconds for command "${@:3}" to succeed.
+wait_for() {
+  local what=$1 timeout=$2
+  shift 2
+  local deadline=$((SECONDS + timeout))
+  until "$@" >/dev/null 2>&1; do
+    if ((SECONDS >= deadline)); then
+      echo "error: $what not ready after ${timeout}s; see $LOGS" >&2
+      return 1
+    fi
+    sleep 0.5
+  done
+}
+
+kubectl_() { "$(bin_dir)/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
+ctr_() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
+
+# Processes whose command line names our containerd socket: its shims, which
+# outlive containerd itself. Printed as pids; never matched by name alone.
+our_shims() {
+  local p
+  for p in /proc/[0-9]*; do
+    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -qF -- "-address $CONTAINERD_SOCK " &&
+      echo "${p#/proc/}"
+  done
+  return 0
+}
+
+# Mount points under the state dir, deepest first.
+our_mounts() {
+  awk -v s="$STATE/" 'index($5, s) == 1 {print $5}' /proc/self/mountinfo | sort -r
+}
+
+# iptables rules added by up.sh carry this comment.
+our_rules() {
+  iptables -S FORWARD 2>/dev/null | grep -F -- "--comment $IPT_COMMENT" || true
+}
+
+# Chains kube-proxy and the CNI plugins create.
+foreign_chains() {
+  local t
+  for t in filter nat mangle; do
+    iptables -t "$t" -S 2>/dev/null | awk -v t="$t" '$1 == "-N" && ($2 ~ /^KUBE-/ || $2 ~ /^CNI-/) {print t ": " $2}'
+  done
+}
+
+# Processes in the kubelet's pod cgroups: containers, whatever survived.
+pod_processes() {
+  local d
+  for d in $(kubepods_cgroups); do
+    find "$d" -name cgroup.procs -exec cat {} + 2>/dev/null
+  done | sort -un
+}
+
+kubepods_cgroups() {
+  local d
+  for d in /sys/fs/cgroup/*/kubepods /sys/fs/cgroup/kubepods; do
+    [[ -d $d ]] && echo "$d"
+  done
+  return 0
+}

@@ -1,0 +1,137 @@
+#!/bin/bash
+# Configuration files for containerd, the CNI bridge, kubelet and kube-proxy.
+source "$(dirname "$0")/lib.sh"
+mkdir -p "$STATE/containerd" "$STATE/cni/net.d" "$STATE/kubelet"
+
+# Replaces FILE with stdin only when they differ: kube-proxy exits when its
+# configuration file changes under it, which `up` on a half-running cluster
+# would otherwise cause.
+write() {
+  cat >"$1.new"
+  if cmp -s "$1.new" "$1"; then rm "$1.new"; else mv "$1.new" "$1"; fi
+}
+
+# A containerd of our own: dockerd's containerd (/var/run/docker/containerd)
+# keeps running untouched. Root here lacks CAP_SYS_RESOURCE, and runc fails
+# to lower oom_score_adj without it unless CRI clamps it (restrict_oom_score_adj).
+write "$STATE/containerd/config.toml" <<TOML
+version = 2
+root = "$STATE/containerd/root"
+state = "$STATE/containerd/state"
+disabled_plugins = ["io.containerd.internal.v1.tracing", "io.containerd.snapshotter.v1.aufs",
+  "io.containerd.snapshotter.v1.btrfs", "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper"]
+
+[grpc]
+  address = "$CONTAINERD_SOCK"
+
+[ttrpc]
+  address = "$CONTAINERD_SOCK.ttrpc"
+
+[debug]
+  address = ""
+
+[metrics]
+  address = ""
+
+[plugins."io.containerd.internal.v1.opt"]
+  path = "$STATE/containerd/opt"
+
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "$PAUSE_IMAGE"
+  restrict_oom_score_adj = true
+  # Pod network namespaces under our state dir, where down.sh finds them.
+  netns_mounts_under_state_dir = true
+  enable_selinux = false
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "overlayfs"
+    default_runtime_name = "runc"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
+        SystemdCgroup = false
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    bin_dir = "/usr/lib/cni"
+    conf_dir = "$STATE/cni/net.d"
+TOML
+
+# No ipMasq and no portmap: pods talk only to each other and to the node,
+# so the plugins add no iptables rules that a crash could leave behind.
+write "$STATE/cni/net.d/10-hoist.conflist" <<JSON
+{
+  "cniVersion": "0.4.0",
+  "name": "hoist",
+  "plugins": [
+    {
+      "type": "bridge",
+      "bridge": "$BRIDGE",
+      "isGateway": true,
+      "ipMasq": false,
+      "hairpinMode": true,
+      "ipam": {
+        "type": "host-local",
+        "ranges": [[{"subnet": "$POD_CIDR", "gateway": "$BRIDGE_IP"}]],
+        "routes": [{"dst": "0.0.0.0/0"}],
+        "dataDir": "$STATE/cni/ipam"
+      }
+    },
+    {"type": "loopback"}
+  ]
+}
+JSON
+
+# Pods get no search domains or servers from the host.
+echo "options ndots:5" | write "$STATE/kubelet/host-resolv.conf"
+
+# Image garbage collection and disk eviction are effectively off: test images
+# are imported, never pulled, so a collected image could not come back.
+write "$STATE/kubelet/config.yaml" <<YAML
+apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+address: $BRIDGE_IP
+port: 10250
+readOnlyPort: 0
+healthzBindAddress: 127.0.0.1
+healthzPort: 10248
+tlsCertFile: $PKI/kubelet-serving.crt
+tlsPrivateKeyFile: $PKI/kubelet-serving.key
+authentication:
+  anonymous: {enabled: false}
+  webhook: {enabled: true}
+  x509: {clientCAFile: $PKI/ca.crt}
+authorization:
+  mode: Webhook
+cgroupDriver: cgroupfs
+clusterDomain: cluster.local
+clusterDNS: [$BRIDGE_IP]
+resolvConf: $STATE/kubelet/host-resolv.conf
+failSwapOn: false
+protectKernelDefaults: false
+imageGCHighThresholdPercent: 100
+imageGCLowThresholdPercent: 99
+evictionHard:
+  memory.available: 100Mi
+  nodefs.available: 1%
+  nodefs.inodesFree: 1%
+  imagefs.available: 1%
+serializeImagePulls: false
+# Fresh heartbeats let the up script tell a live node from a status left in etcd.
+nodeStatusReportFrequency: 10s
+YAML
+
+# NodePorts answer on loopback only.
+write "$STATE/kube-proxy.yaml" <<YAML
+apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+clientConnection:
+  kubeconfig: $STATE/kube-proxy.kubeconfig
+clusterCIDR: $POD_CIDR
+bindAddress: 127.0.0.1
+healthzBindAddress: 127.0.0.1:10256
+metricsBindAddress: 127.0.0.1:10249
+nodePortAddresses: [127.0.0.0/8]
+hostnameOverride: $NODE_NAME
+conntrack:
+  maxPerCore: 0
+YAML
