@@ -1,8 +1,8 @@
 //! Cross-crate end-to-end tests. Run with `cargo nextest run -p hoist-e2e`.
 
 mod charts;
-mod services;
 mod k8s_smoke;
+mod services;
 
 #[test]
 fn the_reference_app_is_in_the_repository() {

@@ -20,7 +20,7 @@ pub(crate) struct Args {
     /// Where the tarballs go; default $HOIST_BASES_DIR, else ~/.cache/hoist/bases.
     #[arg(long, value_name = "DIR")]
     dir: Option<PathBuf>,
-    /// Build these bases only (python, node, postgres).
+    /// Build these bases only (python, node, postgres, containerd-node).
     #[arg(value_name = "NAME")]
     only: Vec<String>,
     /// Rebuild even when a tarball with the same recipe exists.
@@ -47,6 +47,13 @@ const BASES: &[Base] = &[
     Base {
         name: "node",
         packages: &["nodejs", "ca-certificates"],
+        remove: &[],
+    },
+    // A node image for the delivery tests: containerd as kind and Minikube
+    // nodes run it, fed through `ctr images import` over a Docker exec.
+    Base {
+        name: "containerd-node",
+        packages: &["containerd"],
         remove: &[],
     },
     // ssl-cert generates a private key at install time: a secret in every
@@ -108,7 +115,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         .iter()
         .find(|name| !BASES.iter().any(|base| base.name == name.as_str()))
     {
-        bail!("no base named {unknown:?}; the bases are: python, node, postgres");
+        bail!("no base named {unknown:?}; the bases are: python, node, postgres, containerd-node");
     }
     let selected = BASES
         .iter()

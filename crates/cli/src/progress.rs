@@ -1,5 +1,4 @@
 //! The indicatif implementation of the libraries' `Reporter` trait.
-#![allow(dead_code)] // TODO(lead): remove when `build` and `load` use it at merge.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

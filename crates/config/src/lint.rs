@@ -9,7 +9,7 @@ use crate::dotenv::{self, Expand};
 use crate::error::Result;
 use crate::location::Location;
 use crate::stack::{EnvSpec, Stack};
-use hoist_secrets::value_looks_secret;
+use hoist_secrets::{Allowlist, Scanner};
 
 /// The example file's name, next to the stack file.
 pub const EXAMPLE_FILE: &str = ".env.example";
@@ -115,8 +115,18 @@ pub fn lint_example(stack: &Stack) -> Result<Vec<Finding>> {
             }
         }
     }
+    // An example file documents credentials with placeholders
+    // (`postgresql://todo:change-me@...`), so it is judged the way image
+    // content is (placeholders and documentation hosts pass), not by the
+    // stricter value rules that route a live variable into a Secret.
+    let scanner = Scanner::new(Allowlist::new());
     for entry in &entries {
-        if let Some(rule) = value_looks_secret(&entry.value) {
+        let assignment = [format!("{}={}", entry.key, entry.value)];
+        if let Some(rule) = scanner
+            .scan_env(".env.example", &assignment)
+            .first()
+            .map(|f| f.rule)
+        {
             findings.push(Finding::LooksSecret {
                 location: Location {
                     file: path.clone(),

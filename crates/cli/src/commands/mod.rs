@@ -5,8 +5,8 @@ mod build;
 mod completions;
 mod config;
 mod doctor;
-mod render;
 mod load;
+mod render;
 
 use std::process::ExitCode;
 
