@@ -115,6 +115,10 @@ fn import_image(kubeconfig: &Path, python_base: &Path) {
 }
 
 async fn client(kubeconfig: &Path) -> Client {
+    // The workspace links both ring and aws-lc-rs; rustls needs telling.
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
     let kubeconfig = Kubeconfig::read_from(kubeconfig).unwrap();
     let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
         .await

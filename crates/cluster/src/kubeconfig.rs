@@ -185,6 +185,16 @@ fn error_chain(error: &dyn std::error::Error) -> String {
     text
 }
 
+/// Makes ring rustls's process-wide default unless one is set already. With
+/// both ring (kube, bollard) and aws-lc-rs (oci-client's reqwest) linked in,
+/// rustls refuses to guess and kube-rs's client would panic on first use.
+pub fn install_crypto_provider() {
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Losing a race with another thread installing one is fine.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    }
+}
+
 impl LoadedKubeconfig {
     /// The context named `name`, or the current one.
     ///
@@ -259,6 +269,7 @@ impl LoadedKubeconfig {
         context: &ContextInfo,
         timeout: Duration,
     ) -> Result<kube::Client, KubeError> {
+        install_crypto_provider();
         let unusable = |reason: String| KubeError::Unusable {
             context: context.name.clone(),
             reason,
