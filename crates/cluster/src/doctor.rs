@@ -51,7 +51,7 @@ pub enum Status {
 /// One check.
 #[derive(Debug, Clone, Serialize)]
 pub struct Check {
-    /// A stable identifier: docker, kubeconfig, cluster, minikube, helm, kubectl.
+    /// A stable identifier: docker, kubeconfig, cluster, minikube, target, helm, kubectl.
     pub name: &'static str,
     /// The outcome.
     pub status: Status,
@@ -117,15 +117,16 @@ fn to_json(facts: impl Serialize) -> serde_json::Value {
 /// Runs every check. Checks that talk to a daemon or server run concurrently,
 /// each bounded by `options.timeout`, so a dead endpoint costs seconds.
 pub async fn diagnose(options: &Options) -> Report {
-    let (docker, cluster, helm, kubectl) = tokio::join!(
+    let (docker, cluster, target, helm, kubectl) = tokio::join!(
         check_docker(options),
         check_cluster(options),
+        check_target(options),
         check_helm(options),
         check_kubectl(options)
     );
     let mut checks = vec![docker];
     checks.extend(cluster);
-    checks.extend([helm, kubectl]);
+    checks.extend([target, helm, kubectl]);
     let ok = checks
         .iter()
         .all(|c| !(c.required && c.status == Status::Failed));
@@ -271,6 +272,20 @@ fn minikube_without_kubeconfig(env: &Environment) -> Check {
             "minikube",
             format!("no Minikube profiles under {}", profiles_dir.display()),
         ),
+    }
+}
+
+/// Where images would go, confirmed by probing, with the evidence.
+/// Informational: the cluster check already fails when there is no cluster.
+async fn check_target(options: &Options) -> Check {
+    match crate::target::detect(&options.env, options.context.as_deref()).await {
+        Ok(detection) => Check::ok("target", false, detection.summary(), &detection),
+        // The kubeconfig and cluster checks already report these.
+        Err(crate::Error::Kube(_)) => Check::skipped(
+            "target",
+            "no usable kube context to detect a target from".to_owned(),
+        ),
+        Err(error) => Check::skipped("target", format!("not detected: {error}")),
     }
 }
 

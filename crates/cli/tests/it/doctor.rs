@@ -275,3 +275,43 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
     assert!(help.contains("Exit codes:\n  0  success"), "{help}");
     assert!(help.contains("  2  usage error"), "{help}");
 }
+
+/// Against the real test cluster (opt-in: `.ci/run` exports
+/// HOIST_E2E_KUBECONFIG after `cargo xtask k8s up`): every required check
+/// passes, and the target is detected, with its evidence, as a cluster that
+/// is neither Minikube, kind, k3d nor Docker Desktop.
+#[test]
+fn real_cluster_passes_and_its_target_is_detected() {
+    let Some(kubeconfig) = hoist_testkit::service(hoist_testkit::KUBECONFIG) else {
+        return;
+    };
+    let home = tempfile::tempdir().unwrap();
+    let path = std::env::var("PATH").unwrap();
+    let (code, report) = json(&mut doctor(
+        home.path(),
+        &[("KUBECONFIG", &kubeconfig)],
+        &path,
+    ));
+    assert_eq!(code, 0, "{report:#}");
+    assert_eq!(check(&report, "cluster")["status"], "ok");
+    assert!(
+        check(&report, "cluster")["facts"]["version"]["git_version"]
+            .as_str()
+            .unwrap()
+            .starts_with("v1.")
+    );
+    let target = check(&report, "target");
+    assert_eq!(target["status"], "ok", "{target:#}");
+    assert!(
+        target["summary"]
+            .as_str()
+            .unwrap()
+            .contains("is a remote cluster at https://"),
+        "{target:#}"
+    );
+    assert_eq!(target["facts"]["delivery"]["via"], "registry", "{target:#}");
+    assert!(
+        !target["facts"]["evidence"].as_array().unwrap().is_empty(),
+        "{target:#}"
+    );
+}

@@ -123,6 +123,31 @@ pub struct Detection {
     pub evidence: Vec<String>,
 }
 
+impl Detection {
+    /// One line for people: what the context points at and how images get there.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let target = match &self.target {
+            Target::Minikube(facts) => format!("Minikube profile {}", facts.profile),
+            Target::Kind { cluster, .. } => format!("kind cluster {cluster}"),
+            Target::K3d { cluster, .. } => format!("k3d cluster {cluster}"),
+            Target::DockerDesktop => "Docker Desktop".to_owned(),
+            Target::Remote { server } => format!("a remote cluster at {server}"),
+        };
+        let delivery = match &self.delivery {
+            Delivery::Daemon { host, .. } => {
+                format!("images load into the Docker daemon at {host}")
+            }
+            Delivery::Containerd { node } => format!("images load into containerd on node {node}"),
+            Delivery::MinikubeCli { profile } => {
+                format!("images load with `minikube image load -p {profile}` (last resort)")
+            }
+            Delivery::Registry => "images are pushed to a registry (--registry)".to_owned(),
+        };
+        format!("context {} is {target}; {delivery}", self.context)
+    }
+}
+
 /// Decides the target from `facts`: a Minikube profile whose node serves the
 /// context's API, a kind or k3d node container of the cluster the context
 /// names whose published API port matches, Docker Desktop's daemon, or else a
