@@ -21,8 +21,9 @@ type Suite = (&'static str, fn() -> anyhow::Result<()>);
 const SUITES: &[Suite] = &[
     ("fmt", fmt),
     ("clippy", clippy),
-    ("env-example", env_example),
     ("rust", rust),
+    // After the Rust suite, which has built the `hoist` binary it runs.
+    ("env-example", env_example),
     ("app", app),
 ];
 
