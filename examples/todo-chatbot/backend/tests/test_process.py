@@ -93,6 +93,10 @@ set -e
 mount --make-rprivate /
 mount --bind / /
 mount -o remount,bind,ro /
+# The checkout may itself live under /tmp (CI clones there): keep the original
+# /tmp visible, read-only, at /mnt before hiding it behind the fresh tmpfs.
+mount --bind /tmp /mnt
+mount -o remount,bind,ro /mnt
 mount -t tmpfs tmpfs /tmp
 if touch /.todo-write-probe 2>/dev/null; then echo "root is writable" >&2; exit 9; fi
 cd /
@@ -108,7 +112,8 @@ def test_runs_as_nobody_on_a_read_only_root_with_system_python(database_url: str
         pytest.skip(message)
     port = free_port()
     # The test venv's packages stand in for the image's `pip install --target` dir.
-    pythonpath = os.pathsep.join([sysconfig.get_paths()["purelib"], str(BACKEND_DIR)])
+    paths = [sysconfig.get_paths()["purelib"], str(BACKEND_DIR)]
+    pythonpath = os.pathsep.join("/mnt" + p[len("/tmp"):] if p.startswith("/tmp/") else p for p in paths)
     proc = subprocess.Popen(
         ["unshare", "--mount", "sh", "-c", READ_ONLY_ROOT],
         env=server_env(database_url, port, pythonpath),
