@@ -18,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use hoist_e2e::run;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
 use kube::api::{AttachParams, DeleteParams, ListParams, PostParams};
@@ -40,20 +41,6 @@ async fn cluster() -> Option<(PathBuf, Client)> {
     import_image(&kubeconfig, &bases.join("python.tar"));
     let client = client(&kubeconfig).await;
     Some((kubeconfig, client))
-}
-
-fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("failed to start {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed ({}): {}{}",
-        output.status,
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Builds `IMAGE` (the python base as one layer) and imports it into the

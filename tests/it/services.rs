@@ -5,17 +5,7 @@
 use std::path::Path;
 use std::process::Command;
 
-fn run(command: &mut Command) -> String {
-    let output = command
-        .output()
-        .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}"));
-    assert!(
-        output.status.success(),
-        "{command:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout).unwrap()
-}
+use hoist_e2e::run;
 
 /// A one-layer image in an OCI layout, made by umoci from a small directory.
 fn tiny_layout(dir: &Path) -> String {

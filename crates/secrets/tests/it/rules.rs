@@ -92,7 +92,11 @@ fn key_shape_near_misses() {
     assert_clean("Ask-the-user and risk-free; use sk- prefixed keys from the dashboard.\n");
     assert_clean("class=\"sk-loading-spinner-container-with-a-long-name\"\n");
     assert_clean(&format!("sk-{}\n", "a".repeat(48)));
-    assert_clean("AKIAIOSFODNN7EXAMPLE is the documentation id\n");
+    // AWS's documented example id, assembled here so no file carries the shape.
+    assert_clean(&format!(
+        "{}{} is the documentation id\n",
+        "AKIA", "IOSFODNN7EXAMPLE"
+    ));
     assert_clean("timezone = Asia/Tokyo ASIAN\n");
     assert_clean(&format!("{}\n", fakes::google(1).split_at(30).0));
     assert_clean("ghp_short and github_pat_short\n");
