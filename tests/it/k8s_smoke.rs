@@ -12,26 +12,26 @@
 //! The test image is made from the offline python base with umoci and
 //! imported into the cluster's containerd next to the kubeconfig.
 
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
 use hoist_e2e::run;
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Pod, Service};
-use kube::api::{AttachParams, DeleteParams, ListParams, PostParams};
-use kube::config::{KubeConfigOptions, Kubeconfig};
+use k8s_openapi::api::core::v1::{ConfigMap, Pod, Service};
+use kube::api::{AttachParams, DeleteParams, PostParams};
 use kube::runtime::wait::{await_condition, conditions};
-use kube::{Api, Client, Config};
+use kube::{Api, Client};
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 use tokio::time::{sleep, timeout};
 
+use crate::cluster::{
+    ROLLOUT, client, create_namespace, ctr, delete_namespace, helm, http_get, ready_pods,
+};
+
 /// The image every test here runs; `imagePullPolicy: Never`, as it is imported.
 const IMAGE: &str = "hoist.test/smoke:1";
-const ROLLOUT: Duration = Duration::from_secs(180);
 
 /// The cluster's kubeconfig and a client for it, with `IMAGE` imported; `None`
 /// when the test is skipped.
@@ -44,29 +44,14 @@ async fn cluster() -> Option<(PathBuf, Client)> {
 }
 
 /// Builds `IMAGE` (the python base as one layer) and imports it into the
-/// cluster's containerd, the one `cargo xtask k8s` keeps beside the
-/// kubeconfig, unless an earlier test did. Tests run in parallel processes,
-/// so the check and the import hold a lock file in the cluster's state dir.
+/// cluster's containerd unless an earlier test did.
 fn import_image(kubeconfig: &Path, python_base: &Path) {
     assert!(
         python_base.is_file(),
         "{} is missing; build it with `cargo xtask bases`",
         python_base.display()
     );
-    let state = kubeconfig
-        .parent()
-        .expect("the kubeconfig is in the cluster's state dir");
-    let ctr = |args: &[&str]| {
-        let mut command = Command::new("flock");
-        command
-            .arg(state.join("import.lock"))
-            .arg("ctr")
-            .arg("--address")
-            .arg(state.join("containerd/containerd.sock"))
-            .args(["--namespace", "k8s.io"])
-            .args(args);
-        run(&mut command)
-    };
+    let ctr = |args: &[&str]| ctr(kubeconfig, args);
     if !ctr(&["images", "ls", "-q", &format!("name=={IMAGE}")])
         .trim()
         .is_empty()
@@ -99,75 +84,6 @@ fn import_image(kubeconfig: &Path, python_base: &Path) {
         repo,
         &archive.to_string_lossy(),
     ]);
-}
-
-async fn client(kubeconfig: &Path) -> Client {
-    // The workspace links both ring and aws-lc-rs; rustls needs telling.
-    if rustls::crypto::CryptoProvider::get_default().is_none() {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-    }
-    let kubeconfig = Kubeconfig::read_from(kubeconfig).unwrap();
-    let config = Config::from_custom_kubeconfig(kubeconfig, &KubeConfigOptions::default())
-        .await
-        .unwrap();
-    Client::try_from(config).unwrap()
-}
-
-async fn create_namespace(client: &Client, prefix: &str) -> String {
-    let name = format!("{prefix}-{}", std::process::id());
-    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}})).unwrap();
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .unwrap();
-    name
-}
-
-async fn delete_namespace(client: &Client, name: &str) {
-    let namespaces = Api::<Namespace>::all(client.clone());
-    let uid = namespaces.get(name).await.unwrap().metadata.uid.unwrap();
-    namespaces
-        .delete(name, &DeleteParams::default())
-        .await
-        .unwrap();
-    timeout(
-        ROLLOUT,
-        await_condition(namespaces, name, conditions::is_deleted(&uid)),
-    )
-    .await
-    .expect("the namespace is deleted in time")
-    .unwrap();
-}
-
-fn http_get(port: u16, path: &str) -> std::io::Result<String> {
-    let mut stream = TcpStream::connect(("127.0.0.1", port))?;
-    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\n\r\n"
-    )?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response)?;
-    Ok(response)
-}
-
-async fn ready_pods(pods: &Api<Pod>, selector: &str) -> Vec<String> {
-    let list = pods
-        .list(&ListParams::default().labels(selector))
-        .await
-        .unwrap();
-    list.items
-        .into_iter()
-        .filter(|pod| {
-            pod.metadata.deletion_timestamp.is_none()
-                && pod
-                    .status
-                    .as_ref()
-                    .and_then(|s| s.conditions.as_ref())
-                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
-        })
-        .filter_map(|pod| pod.metadata.name)
-        .collect()
 }
 
 /// Runs `script` with the image's python in pod `pod` and returns its stdout.
@@ -310,7 +226,12 @@ async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals()
 
     // Service names resolve inside pods (the dnsmasq stand-in, fed every 2 s).
     let pods = Api::<Pod>::namespaced(client.clone(), &ns);
-    let first = ready_pods(&pods, "app=web").await.remove(0);
+    let first = ready_pods(&pods, "app=web")
+        .await
+        .remove(0)
+        .metadata
+        .name
+        .unwrap();
     let lookup = format!(
         "import socket, time\n\
          for _ in range(30):\n\
@@ -340,6 +261,7 @@ async fn a_deployment_rolls_out_serves_a_node_port_resolves_services_and_heals()
             if let Some(pod) = ready_pods(&pods, "app=web")
                 .await
                 .into_iter()
+                .filter_map(|p| p.metadata.name)
                 .find(|p| *p != first)
             {
                 return pod;
@@ -394,15 +316,7 @@ async fn helm_installs_a_chart_that_becomes_ready() {
     )
     .unwrap();
 
-    let helm = |args: &[&str]| {
-        let mut command = Command::new(helm_binary());
-        command
-            .arg("--kubeconfig")
-            .arg(&kubeconfig)
-            .args(["--namespace", &ns])
-            .args(args);
-        run(&mut command)
-    };
+    let helm = |args: &[&str]| helm(&kubeconfig, &ns, args);
     helm(&[
         "install",
         "smoke",
@@ -422,14 +336,4 @@ async fn helm_installs_a_chart_that_becomes_ready() {
 
     helm(&["uninstall", "smoke", "--wait"]);
     delete_namespace(&client, &ns).await;
-}
-
-/// helm 3.17 from /opt/hoist-tools/bin (see .ci/tools.sh), else from PATH.
-fn helm_binary() -> PathBuf {
-    let tools = Path::new("/opt/hoist-tools/bin/helm");
-    if tools.is_file() {
-        tools.to_path_buf()
-    } else {
-        PathBuf::from("helm")
-    }
 }

@@ -1,6 +1,8 @@
 //! Cross-crate end-to-end tests. Run with `cargo nextest run -p hoist-e2e`.
 
 mod charts;
+mod chatbot;
+mod cluster;
 mod k8s_smoke;
 mod services;
 

@@ -25,6 +25,12 @@ ETCD_PORT=12379 # not 2379, so that a system etcd can never be mistaken for ours
 CONTAINERD_SOCK=$STATE/containerd/containerd.sock
 PAUSE_IMAGE=k8s.gcr.io/pause:3.2
 IPT_COMMENT=hoist-k8s
+# The storage stand-in (storage-provisioner.sh): Minikube's class name, our
+# provisioner's, and where the volumes' directories live (kept across down/up,
+# like etcd's data, since the volume objects are).
+STORAGE_CLASS=standard
+PROVISIONER=hoist.dev/hostpath
+VOLUMES=$STATE/volumes
 
 # Apt packages the cluster needs at run time and to build Kubernetes.
 RUNTIME_PACKAGES=(etcd-server containerd runc containernetworking-plugins dnsmasq-base socat
@@ -39,7 +45,7 @@ SYSCTLS=(net.ipv4.conf.all.route_localnet net.ipv4.ip_forward net.bridge.bridge-
 
 # Components in start order; down stops them in reverse.
 COMPONENTS=(etcd kube-apiserver api-relay kube-controller-manager kube-scheduler containerd
-  kubelet kube-proxy dnsmasq dns-feeder)
+  kubelet kube-proxy dnsmasq dns-feeder storage-provisioner)
 
 source_version() {
   apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2; exit}'

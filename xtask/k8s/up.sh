@@ -167,6 +167,21 @@ start dnsmasq dnsmasq --keep-in-foreground --conf-file=/dev/null --no-hosts \
   --log-facility=- --user=nobody --group=nogroup
 start dns-feeder bash "$HERE/dns-feeder.sh"
 
+phase "storage stand-in"
+# The default class, as on Minikube: claims without a class get it.
+kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata:
+  name: $STORAGE_CLASS
+  annotations:
+    storageclass.kubernetes.io/is-default-class: "true"
+provisioner: $PROVISIONER
+reclaimPolicy: Delete
+volumeBindingMode: Immediate
+EOF
+start storage-provisioner bash "$HERE/storage-provisioner.sh"
+
 phase "node ready"
 wait_for "node $NODE_NAME" 120 node_ready_since "$kubelet_started"
 phase ""

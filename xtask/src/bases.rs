@@ -28,12 +28,22 @@ pub(crate) struct Args {
     force: bool,
 }
 
-/// One base: a name, the packages beyond minbase, and files to delete after
-/// installation.
+/// One base: a name, the packages beyond minbase, system users created
+/// before the packages are installed, and files to delete after installation.
 struct Base {
     name: &'static str,
     packages: &'static [&'static str],
+    users: &'static [SystemUser],
     remove: &'static [&'static str],
+}
+
+/// A system user (and its group of the same name and id) made before the
+/// packages install, so that a package's `adduser --system` finds it and keeps
+/// its id instead of taking the next free one.
+struct SystemUser {
+    name: &'static str,
+    id: u32,
+    home: &'static str,
 }
 
 const SUITE: &str = "bookworm";
@@ -42,11 +52,13 @@ const BASES: &[Base] = &[
     Base {
         name: "python",
         packages: &["python3", "ca-certificates"],
+        users: &[],
         remove: &[],
     },
     Base {
         name: "node",
         packages: &["nodejs", "ca-certificates"],
+        users: &[],
         remove: &[],
     },
     // A node image for the delivery tests: containerd as kind and Minikube
@@ -54,6 +66,7 @@ const BASES: &[Base] = &[
     Base {
         name: "containerd-node",
         packages: &["containerd"],
+        users: &[],
         remove: &[],
     },
     // ssl-cert generates a private key at install time: a secret in every
@@ -62,6 +75,13 @@ const BASES: &[Base] = &[
     Base {
         name: "postgres",
         packages: &["postgresql-15"],
+        // The official postgres image's uid and gid, which charts/todo-database
+        // runs as; Debian would hand out the next free system id (100 here).
+        users: &[SystemUser {
+            name: "postgres",
+            id: 999,
+            home: "/var/lib/postgresql",
+        }],
         remove: &[
             "/etc/ssl/private/ssl-cert-snakeoil.key",
             "/etc/ssl/certs/ssl-cert-snakeoil.pem",
@@ -81,6 +101,23 @@ const EXCLUDES: &[&str] = &[
     "path-exclude=/usr/share/linda/*",
 ];
 
+impl SystemUser {
+    fn passwd_line(&self) -> String {
+        format!("{0}:x:{1}:{1}::{2}:/bin/sh", self.name, self.id, self.home)
+    }
+
+    /// An mmdebstrap essential hook: base-passwd has written /etc/passwd and
+    /// /etc/group by then, and no package has asked for this user yet.
+    fn hook(&self) -> String {
+        format!(
+            "--essential-hook=echo '{}' >> \"$1/etc/passwd\" && echo '{}:x:{}:' >> \"$1/etc/group\"",
+            self.passwd_line(),
+            self.name,
+            self.id
+        )
+    }
+}
+
 impl Base {
     /// The recipe text stored beside the tarball; a difference means rebuild.
     fn recipe(&self) -> String {
@@ -89,6 +126,10 @@ impl Base {
             self.packages.join(","),
             EXCLUDES.join(",")
         );
+        if !self.users.is_empty() {
+            let users: Vec<String> = self.users.iter().map(SystemUser::passwd_line).collect();
+            recipe = format!("{recipe}users={}\n", users.join(","));
+        }
         if !self.remove.is_empty() {
             recipe = format!("{recipe}remove={}\n", self.remove.join(","));
         }
@@ -164,6 +205,7 @@ fn build(base: &Base, tarball: &Path) -> anyhow::Result<()> {
         ])
         .arg(format!("--include={}", base.packages.join(",")))
         .args(EXCLUDES.iter().map(|rule| format!("--dpkgopt={rule}")))
+        .args(base.users.iter().map(SystemUser::hook))
         .args(
             base.remove
                 .iter()

@@ -61,6 +61,7 @@ mod layer;
 mod output;
 mod prepare;
 pub mod recipe;
+mod reference;
 pub mod report;
 mod scan;
 mod untrusted;
@@ -75,6 +76,7 @@ pub use dockerfile::{DockerBuildError, DockerfileRecipe};
 pub use hoist_secrets::{Finding, Rule};
 pub use layer::{FileSize, PackedLayer, human};
 pub use recipe::{Recipe, RecipeError};
+pub use reference::normalized_name;
 pub use report::{NoReporter, Reporter, TaskId};
 pub use scan::SecretsFound;
 

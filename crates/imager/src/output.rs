@@ -131,12 +131,27 @@ fn archive_into(writer: impl Write, image: &Image<'_>, path: &Path) -> Result<()
         repo_tags: [image.reference],
         layers: image.layers.iter().map(|d| blob_name(d)).collect(),
     }];
-    let descriptor = manifest_descriptor(
+    // As `docker save` writes it: containerd's `ctr images import` prefers
+    // index.json to manifest.json and takes the name from
+    // io.containerd.image.name as is, so it is the normalised one, the name
+    // containerd gives the same image from manifest.json's RepoTags.
+    let descriptor = descriptor(
+        MediaType::ImageManifest,
         image.manifest.0,
         image.manifest.1.len() as u64,
-        image.reference,
-        path,
-    )?;
+    )?
+    .annotations([
+        (
+            "io.containerd.image.name".to_owned(),
+            crate::normalized_name(image.reference),
+        ),
+        (
+            "org.opencontainers.image.ref.name".to_owned(),
+            image.tag.to_owned(),
+        ),
+    ])
+    .build()
+    .map_err(oci_err(path))?;
     let (index, layout) = layout_files(descriptor, path)?;
     let io_err = |e: io::Error| Error::io("write", path, e);
     let mut tar = tar::Builder::new(writer);

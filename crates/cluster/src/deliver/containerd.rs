@@ -214,7 +214,7 @@ impl Loader for ContainerdLoader {
             let skipped = self.has(&reference, &config).await?;
             let counter = Counter::default();
             if !skipped {
-                let loaded_as = containerd_name(&image.archive_tag()?);
+                let loaded_as = hoist_imager::normalized_name(&image.archive_tag()?);
                 let result = self
                     .ctr(
                         &["images", "import", "-"],
@@ -252,42 +252,5 @@ impl Loader for ContainerdLoader {
                 via: Via::Containerd,
             })
         })
-    }
-}
-
-/// The name containerd gives an archive's `RepoTags` entry: Docker's
-/// normalisation (`app:1` is `docker.io/library/app:1`).
-fn containerd_name(tag: &str) -> String {
-    let (first, _) = tag.split_once('/').unwrap_or(("", tag));
-    let has_domain = first.contains('.') || first.contains(':') || first == "localhost";
-    let mut name = match (has_domain, tag.contains('/')) {
-        (true, _) => tag.to_owned(),
-        (false, true) => format!("docker.io/{tag}"),
-        (false, false) => format!("docker.io/library/{tag}"),
-    };
-    let last = name.rsplit('/').next().unwrap_or_default();
-    if !last.contains(':') && !last.contains('@') {
-        name.push_str(":latest");
-    }
-    name
-}
-
-#[cfg(test)]
-mod tests {
-    use super::containerd_name;
-
-    #[test]
-    fn archive_tags_are_normalised_as_containerd_does() {
-        assert_eq!(containerd_name("app:1"), "docker.io/library/app:1");
-        assert_eq!(containerd_name("app"), "docker.io/library/app:latest");
-        assert_eq!(containerd_name("todo/api:2"), "docker.io/todo/api:2");
-        assert_eq!(
-            containerd_name("hoist.local/todo/api:abc"),
-            "hoist.local/todo/api:abc"
-        );
-        assert_eq!(
-            containerd_name("localhost:5000/api"),
-            "localhost:5000/api:latest"
-        );
     }
 }

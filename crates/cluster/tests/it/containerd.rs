@@ -271,3 +271,52 @@ async fn imports_into_real_containerd_once_and_names_it_by_digest() {
         "{line}"
     );
 }
+
+/// What `hoist build` writes (not a skopeo archive): containerd must find the
+/// name the loader tags from, which it takes from the archive's index.json.
+#[tokio::test]
+async fn an_image_built_by_the_imager_imports_into_real_containerd() {
+    let Some((docker, host)) = crate::docker().await else {
+        return;
+    };
+    let Some(rootfs) = hoist_testkit::service_path(CONTAINERD_NODE) else {
+        return;
+    };
+    let node = containerd_node(&host, &rootfs, &[]).await;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
+    let recipe = hoist_imager::Recipe::from_toml_str(
+        r#"
+        base = "scratch"
+        [[layers]]
+        name = "app"
+        copy = [{ from = "hello.txt", to = "/hello.txt" }]
+        [config]
+        user = "10001"
+        "#,
+        dir.path(),
+    )
+    .unwrap();
+    let name = unique("hoist-test/built");
+    let mut options = hoist_imager::BuildOptions::new("built", dir.path().join("out"));
+    options.cache_dir = dir.path().join("cache");
+    let built = hoist_imager::build(&recipe, &options, &NoReporter).unwrap();
+    let image = hoist_cluster::deliver::ImageSource {
+        layout: built.layout,
+        archive: built.archive,
+        name,
+    }
+    .open()
+    .unwrap();
+
+    let delivered = ContainerdLoader::new(docker, node.name.clone())
+        .deliver(&image, &NoReporter)
+        .await
+        .unwrap();
+    assert_eq!(delivered.reference, image.local_reference());
+    let listed = node.docker(&[
+        "exec", &node.name, "ctr", "-n", "k8s.io", "images", "ls", "-q",
+    ]);
+    assert!(listed.lines().any(|l| l == delivered.reference), "{listed}");
+}
