@@ -5,6 +5,7 @@ mod bases;
 mod bench_build;
 mod bench_load;
 mod cmd;
+mod fuzz;
 mod k8s;
 mod test;
 

@@ -4,6 +4,7 @@ use std::process::Command;
 use std::time::Instant;
 
 use crate::cmd::{self, root};
+use crate::fuzz;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
@@ -25,6 +26,9 @@ const SUITES: &[Suite] = &[
     // After the Rust suite, which has built the `hoist` binary it runs.
     ("env-example", env_example),
     ("app", app),
+    // Last: it takes a fixed time by design and is the only suite that needs
+    // cargo-fuzz, so every other suite has reported before it runs.
+    ("fuzz", fuzz::suite),
 ];
 
 fn cargo() -> Command {

@@ -57,18 +57,31 @@
 //! let stack = Stack::load(&path, Some("local"))?;
 //! let mapping = resolve(&stack, &EnvInputs::from_process(Vec::new()))?;
 //! for env in mapping.services.values() {
-//!     let config_map = env.config_map();
-//!     let secret = env.secret();
 //!     println!("{} -> {} / {} ({})", env.service, env.config_map_name(), env.secret_name(), env.config_hash());
-//! #   let _ = (config_map, secret);
+//! #   #[cfg(feature = "k8s")]
+//!     let objects = (env.config_map(), env.secret()); // feature `k8s`
+//! #   #[cfg(feature = "k8s")]
+//! #   let _ = objects;
 //! }
 //! # Ok::<(), hoist_config::Error>(())
 //! ```
+//!
+//! # Features
+//!
+//! - `k8s` (default): `ServiceEnv::config_map`, `ServiceEnv::secret` and
+//!   `ServiceEnv::redacted_secret` as k8s-openapi objects. Without it the
+//!   crate still parses, validates, classifies and maps (object names,
+//!   labels and [`ServiceEnv::config_hash`] included) but does not build
+//!   k8s-openapi, most of its compile time. The fuzz targets in `fuzz/`
+//!   depend on it that way, because their instrumented build compiles every
+//!   dependency again.
 #![deny(missing_docs)]
 
 mod classify;
 pub mod dotenv;
 mod error;
+mod identity;
+#[cfg(feature = "k8s")]
 mod k8s;
 mod lint;
 mod location;
@@ -80,7 +93,7 @@ use std::path::{Path, PathBuf};
 
 pub use classify::{Listing, Reason, Target, classify};
 pub use error::{DotenvError, EnvError, Error, Missing, Refusal, Result, StackError};
-pub use k8s::CONFIG_HASH_ANNOTATION;
+pub use identity::CONFIG_HASH_ANNOTATION;
 pub use lint::{EXAMPLE_FILE, Finding, lint_example};
 pub use location::Location;
 pub use mapping::{EnvInputs, Mapping, ServiceEnv, Source, Value, Var, resolve};

@@ -7,6 +7,7 @@ mod corpus;
 mod dotenv;
 mod lint;
 mod mapping;
+#[cfg(feature = "k8s")] // Builds the ConfigMap and Secret objects.
 mod objects;
 mod stack;
 
