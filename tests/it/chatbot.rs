@@ -41,14 +41,8 @@ const DATABASE_SELECTOR: &str =
 /// workspace's tests): its lock serialises the two, and the second finds
 /// the first's layers and prepared outputs.
 fn build(service: &str, out: &Path) -> Built {
-    let example = hoist_e2e::repo_root().join("examples/todo-chatbot");
-    let stack: toml::Table =
-        toml::from_str(&std::fs::read_to_string(example.join("hoist.toml")).unwrap()).unwrap();
-    let table = stack["services"][service]["image"]
-        .as_table()
-        .unwrap_or_else(|| panic!("services.{service}.image is a table"))
-        .clone();
-    let recipe = Recipe::from_table(table, &example).unwrap();
+    let stack = hoist_e2e::repo_root().join("examples/todo-chatbot/hoist.toml");
+    let recipe = Recipe::from_stack_file(&stack, service).unwrap();
     let mut options = BuildOptions::new(service, out.join(service));
     options.cache_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("imager-app-cache");
     hoist_imager::build(&recipe, &options, &NoReporter)

@@ -44,12 +44,10 @@ fn sh(script: &str) -> anyhow::Result<Duration> {
 }
 
 fn recipe(example: &Path, service: &str) -> anyhow::Result<Recipe> {
-    let stack: toml::Table = toml::from_str(&std::fs::read_to_string(example.join("hoist.toml"))?)?;
-    let table = stack["services"][service]["image"]
-        .as_table()
-        .context("no image table")?
-        .clone();
-    Ok(Recipe::from_table(table, example)?)
+    Ok(Recipe::from_stack_file(
+        &example.join("hoist.toml"),
+        service,
+    )?)
 }
 
 fn build(

@@ -84,6 +84,22 @@ pub enum RecipeError {
         /// The size as written.
         value: String,
     },
+    /// The stack file could not be read.
+    #[error("failed to read {}: {source}", path.display())]
+    ReadStack {
+        /// The stack file.
+        path: PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The stack file has no image table for the service.
+    #[error("{} has no [services.{service}.image] table", path.display())]
+    NoImageTable {
+        /// The stack file.
+        path: PathBuf,
+        /// The service.
+        service: String,
+    },
     /// An image path is not absolute.
     #[error("layer `{layer}`: image path `{to}` must be absolute (start with /)")]
     RelativeImagePath {
@@ -319,6 +335,35 @@ impl Recipe {
         Ok(recipe)
     }
 
+    /// Reads the recipe of `service` from the stack file at `path`
+    /// (`[services.<service>.image]`); its relative paths are relative to the
+    /// file's directory.
+    ///
+    /// # Errors
+    ///
+    /// As [`Recipe::from_table`]; [`RecipeError::ReadStack`] when the file
+    /// cannot be read, [`RecipeError::Parse`] for bad TOML, and
+    /// [`RecipeError::NoImageTable`] when the service has no image table.
+    pub fn from_stack_file(path: &Path, service: &str) -> Result<Self, RecipeError> {
+        let text = std::fs::read_to_string(path).map_err(|source| RecipeError::ReadStack {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let stack: toml::Table = text
+            .parse()
+            .map_err(|e: toml::de::Error| RecipeError::Parse(e.to_string()))?;
+        let table = stack
+            .get("services")
+            .and_then(|services| services.get(service))
+            .and_then(|service| service.get("image"))
+            .and_then(toml::Value::as_table)
+            .ok_or_else(|| RecipeError::NoImageTable {
+                path: path.to_path_buf(),
+                service: service.to_owned(),
+            })?;
+        Self::from_table(table.clone(), path.parent().unwrap_or(Path::new(".")))
+    }
+
     /// Reads a standalone recipe (the body of an image table).
     ///
     /// # Errors
@@ -496,6 +541,25 @@ mod tests {
         [profiles.offline]
         base = "scratch"
     "#;
+
+    #[test]
+    fn reads_a_service_recipe_from_a_stack_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let stack = dir.path().join("hoist.toml");
+        std::fs::write(
+            &stack,
+            "[services.api.image]\nbase = \"scratch\"\n[services.api.image.config]\nuser = \"10001\"\n[services.db]\n",
+        )
+        .unwrap();
+        let recipe = Recipe::from_stack_file(&stack, "api").unwrap();
+        assert_eq!(recipe.base, Base::Scratch);
+        assert_eq!(recipe.base_dir, dir.path());
+        let error = Recipe::from_stack_file(&stack, "db").unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!("{} has no [services.db.image] table", stack.display())
+        );
+    }
 
     #[test]
     fn reads_a_recipe_and_resolves_paths() {

@@ -20,14 +20,7 @@ fn example_dir() -> PathBuf {
 }
 
 fn recipe(service: &str) -> Recipe {
-    let dir = example_dir();
-    let stack: toml::Table =
-        toml::from_str(&std::fs::read_to_string(dir.join("hoist.toml")).unwrap()).unwrap();
-    let table = stack["services"][service]["image"]
-        .as_table()
-        .unwrap()
-        .clone();
-    Recipe::from_table(table, &dir).unwrap()
+    Recipe::from_stack_file(&example_dir().join("hoist.toml"), service).unwrap()
 }
 
 /// One cache for the app's builds across runs (the cache's lock makes
