@@ -45,6 +45,9 @@ DOCKER_EXEC=$NODE_DOCKER/exec
 # docker0 at start: the CI dockerd's bridge.
 NODE_DOCKER_BRIDGE=hoistd0
 NODE_DOCKER_BRIDGE_IP=10.244.255.1/30
+# The pod docker mode keeps on the node (kube-system), as a real node always
+# runs some: hoist's detection sees the node's daemon by its pod containers.
+RESIDENT_POD=hoist-node-resident
 # Where `up` writes the node daemon's endpoint (unix://...) for tests
 # (HOIST_E2E_DOCKER_HOST, see `cargo xtask k8s env`); removed by down.
 DOCKER_HOST_FILE=$STATE/docker-host

@@ -237,6 +237,36 @@ start storage-provisioner bash "$HERE/storage-provisioner.sh"
 
 phase "node ready"
 wait_for "node $NODE_NAME" 120 node_ready_since "$kubelet_started"
+
+# A node of a real cluster always runs pods (Minikube's: coredns, kube-proxy,
+# storage-provisioner), and hoist recognises a node on the Docker daemon it
+# reaches by the pod containers that daemon runs. Ours has its system
+# services on the host, so docker mode gives it one resident pod: the
+# pause image, bound to the node, in kube-system. containerd mode has none.
+if [[ $runtime == docker ]]; then
+  phase "resident pod"
+  kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $RESIDENT_POD
+  namespace: kube-system
+  labels: {app.kubernetes.io/managed-by: hoist-k8s}
+spec:
+  nodeName: $NODE_NAME
+  priorityClassName: system-node-critical
+  tolerations: [{operator: Exists}]
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: pause
+    image: $PAUSE_IMAGE
+    imagePullPolicy: Never
+EOF
+  kubectl_ -n kube-system wait --for=condition=Ready "pod/$RESIDENT_POD" --timeout=120s >/dev/null
+else
+  kubectl_ -n kube-system delete pod "$RESIDENT_POD" --ignore-not-found --wait=false >/dev/null
+fi
 phase ""
 echo "cluster up on $runtime in $(elapsed "$total_start")s; kubeconfig: $KUBECONFIG_PATH"
 [[ $runtime != docker ]] || echo "node Docker daemon: unix://$DOCKER_SOCK"

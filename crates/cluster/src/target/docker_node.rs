@@ -141,15 +141,7 @@ pub async fn kube_nodes(client: &Client, timeout: Duration) -> Result<Vec<KubeNo
                     .await
                     .map_err(within("pods"))?
                     .map_err(|e| format!("listing the pods of node {name}: {e}"))?;
-            pods = listed
-                .items
-                .into_iter()
-                .map(|pod| PodRef {
-                    namespace: pod.metadata.namespace.unwrap_or_default(),
-                    name: pod.metadata.name.unwrap_or_default(),
-                    uid: pod.metadata.uid,
-                })
-                .collect();
+            pods = listed.items.iter().map(pod_ref).collect();
         }
         found.push(KubeNode {
             name,
@@ -158,6 +150,27 @@ pub async fn kube_nodes(client: &Client, timeout: Duration) -> Result<Vec<KubeNo
         });
     }
     Ok(found)
+}
+
+/// The annotation on a static pod's mirror: the uid the kubelet (and so
+/// dockershim's labels) knows the pod by, not the mirror object's own.
+const MIRROR_ANNOTATION: &str = "kubernetes.io/config.mirror";
+
+/// `pod` as the kubelet on its node names it: a mirror pod (Minikube's
+/// etcd, kube-apiserver, ...) by its static pod's uid.
+#[must_use]
+pub fn pod_ref(pod: &Pod) -> PodRef {
+    let mirror = pod
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(MIRROR_ANNOTATION))
+        .cloned();
+    PodRef {
+        namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+        name: pod.metadata.name.clone().unwrap_or_default(),
+        uid: mirror.or_else(|| pod.metadata.uid.clone()),
+    }
 }
 
 /// How many pods [`rule`]'s evidence names before it says "and N more".

@@ -28,7 +28,7 @@ use serde::Serialize;
 pub use detect::detect;
 pub use docker_node::{
     KubeNode, POD_NAME_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL, PodContainer, PodRef, kube_nodes,
-    pod_containers,
+    pod_containers, pod_ref,
 };
 pub use nodes::{NodeContainer, node_containers};
 

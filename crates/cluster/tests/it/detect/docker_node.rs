@@ -9,7 +9,7 @@ use std::time::Duration;
 use hoist_cluster::deliver::{DaemonLoader, Loader};
 use hoist_cluster::env::Environment;
 use hoist_cluster::target::{
-    Delivery, Facts, KubeNode, PodContainer, PodRef, Target, classify, detect,
+    Delivery, Facts, KubeNode, PodContainer, PodRef, Target, classify, detect, pod_ref,
 };
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{DeleteParams, PostParams};
@@ -176,6 +176,28 @@ fn pods_are_the_same_by_namespace_name_and_uid_when_both_know_it() {
         ..labelled.clone()
     };
     assert!(unlabelled.same_pod(&labelled));
+}
+
+#[test]
+fn a_mirror_pod_is_known_by_its_static_pods_uid() {
+    let pod = |annotations: serde_json::Value| -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"namespace": "kube-system", "name": "etcd-minikube",
+                         "uid": "mirror-object-uid", "annotations": annotations},
+        }))
+        .unwrap()
+    };
+    // What dockershim labels the containers with: the static pod's uid.
+    assert_eq!(
+        pod_ref(&pod(
+            serde_json::json!({"kubernetes.io/config.mirror": "static-uid"})
+        )),
+        self::pod("kube-system", "etcd-minikube", "static-uid")
+    );
+    assert_eq!(
+        pod_ref(&pod(serde_json::json!({}))),
+        self::pod("kube-system", "etcd-minikube", "mirror-object-uid")
+    );
 }
 
 /// The pause image both runtimes of the test cluster hold (`up` puts it there).
