@@ -337,9 +337,27 @@ async fn the_test_clusters_docker_mode_is_detected_by_its_pod_containers() {
         eprintln!("skipped: the test cluster runs on containerd (no HOIST_E2E_DOCKER_HOST)");
         return;
     };
-    let pod = ClusterPod::start(&kubeconfig).await;
     let home = tempfile::tempdir().unwrap();
+    // Before any workload: the node's resident pod (`up --runtime docker`)
+    // is enough, as Minikube's system pods are.
+    let detected = detect(&env(home.path(), &kubeconfig, &node_daemon), None)
+        .await
+        .unwrap();
+    assert!(
+        matches!(detected.target, Target::DockerNode { .. }),
+        "{detected:?}"
+    );
+    assert!(
+        detected
+            .evidence
+            .last()
+            .unwrap()
+            .contains("kube-system/hoist-node-resident"),
+        "{:?}",
+        detected.evidence
+    );
 
+    let pod = ClusterPod::start(&kubeconfig).await;
     let detected = detect(&env(home.path(), &kubeconfig, &node_daemon), None)
         .await
         .unwrap();
