@@ -9,7 +9,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use hoist_e2e::run;
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Pod, ServiceAccount};
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::runtime::wait::{await_condition, conditions};
@@ -27,13 +27,34 @@ pub(crate) fn ctr(kubeconfig: &Path, args: &[&str]) -> String {
     let state = kubeconfig
         .parent()
         .expect("the kubeconfig is in the cluster's state dir");
-    run(Command::new("flock")
+    locked(
+        kubeconfig,
+        Command::new("ctr")
+            .arg("--address")
+            .arg(state.join("containerd/containerd.sock"))
+            .args(["--namespace", "k8s.io"])
+            .args(args),
+    )
+}
+
+/// Runs `command` holding the import lock in the state dir next to
+/// `kubeconfig` (tests run in parallel processes); its stdout.
+pub(crate) fn locked(kubeconfig: &Path, command: &Command) -> String {
+    let state = kubeconfig
+        .parent()
+        .expect("the kubeconfig is in the cluster's state dir");
+    let mut flock = Command::new("flock");
+    flock
         .arg(state.join("import.lock"))
-        .arg("ctr")
-        .arg("--address")
-        .arg(state.join("containerd/containerd.sock"))
-        .args(["--namespace", "k8s.io"])
-        .args(args))
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => flock.env(key, value),
+            None => flock.env_remove(key),
+        };
+    }
+    run(&mut flock)
 }
 
 pub(crate) async fn client(kubeconfig: &Path) -> Client {
@@ -55,6 +76,21 @@ pub(crate) async fn create_namespace(client: &Client, prefix: &str) -> String {
         .create(&PostParams::default(), &ns)
         .await
         .unwrap();
+    // Pods are refused until the token controller has given the namespace's
+    // default service account its token ("No API token found").
+    let accounts = Api::<ServiceAccount>::namespaced(client.clone(), &name);
+    timeout(ROLLOUT, async {
+        loop {
+            if let Ok(Some(account)) = accounts.get_opt("default").await
+                && account.secrets.is_some_and(|s| !s.is_empty())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the namespace's default service account gets its token in time");
     name
 }
 
@@ -143,4 +179,84 @@ fn helm_binary() -> PathBuf {
     } else {
         PathBuf::from("helm")
     }
+}
+
+/// The node's own Docker daemon (`cargo xtask k8s up --runtime docker`), as
+/// `unix://...` from `HOIST_E2E_DOCKER_HOST` (`cargo xtask k8s env` prints
+/// it); `None` when the cluster runs on containerd.
+///
+/// # Panics
+///
+/// When the variable is unset although the cluster next to `kubeconfig`
+/// records the docker runtime and services are required: a CI set-up that
+/// forgot to export it must not pass by skipping.
+pub(crate) fn node_docker_host(kubeconfig: &Path) -> Option<String> {
+    if let Ok(host) = std::env::var(NODE_DOCKER_HOST)
+        && !host.is_empty()
+    {
+        return Some(host);
+    }
+    let state = kubeconfig
+        .parent()
+        .expect("the kubeconfig is in the cluster's state dir");
+    let runtime = std::fs::read_to_string(state.join("runtime")).unwrap_or_default();
+    assert!(
+        !(runtime.trim() == "docker" && hoist_testkit::services_required()),
+        "the cluster runs on its node's dockerd but {NODE_DOCKER_HOST} is not set; \
+         export it with `eval \"$(cargo xtask k8s env)\"`"
+    );
+    None
+}
+
+/// The variable naming the node's Docker daemon in docker mode.
+pub(crate) const NODE_DOCKER_HOST: &str = "HOIST_E2E_DOCKER_HOST";
+
+/// A one-layer busybox image unique to this call (its `/marker` holds
+/// `marker`), made with umoci in an OCI layout under `dir`; returns the
+/// `oci:DIR:TAG` reference skopeo reads. Its default command sleeps.
+pub(crate) fn busybox_layout(dir: &Path, marker: &str) -> String {
+    let rootfs = dir.join("rootfs");
+    let bin = rootfs.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy("/bin/busybox", bin.join("busybox")).expect("apt-get install busybox-static");
+    for applet in ["sh", "cat", "sleep", "ip", "wget"] {
+        std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+    }
+    std::fs::write(rootfs.join("marker"), format!("{marker}\n")).unwrap();
+    let layout = dir.join("oci");
+    let image = format!("{}:v1", layout.display());
+    run(Command::new("umoci")
+        .args(["init", "--layout"])
+        .arg(&layout));
+    run(Command::new("umoci").args(["new", "--image", &image]));
+    run(Command::new("umoci")
+        .args(["insert", "--image", &image])
+        .arg(&rootfs)
+        .arg("/"));
+    run(Command::new("umoci").args([
+        "config",
+        "--image",
+        &image,
+        "--config.env=PATH=/bin",
+        "--config.cmd=sleep",
+        "--config.cmd=3600",
+    ]));
+    format!("oci:{image}")
+}
+
+/// Waits until pod `name` runs; the pod. Fails the test, showing the pod's
+/// status (an image pull error, say), when it does not run in time.
+pub(crate) async fn running_pod(pods: &Api<Pod>, name: &str) -> Pod {
+    let ran = timeout(
+        ROLLOUT,
+        await_condition(pods.clone(), name, conditions::is_pod_running()),
+    )
+    .await;
+    let pod = pods.get(name).await.unwrap();
+    assert!(
+        ran.is_ok_and(|r| r.is_ok()),
+        "pod {name} is not running after {ROLLOUT:?}: {:#?}",
+        pod.status
+    );
+    pod
 }

@@ -1,7 +1,10 @@
 //! Smoke tests of the real test cluster from `cargo xtask k8s up`: objects
 //! applied through the API become running containers on a real `kubelet`,
 //! reachable through a node port, named by the DNS stand-in, replaced when
-//! deleted, and installable by Helm.
+//! deleted, and installable by Helm; images come to the node both ways a
+//! cluster gets them: pulled by digest from the CI's registry (containerd
+//! mode, the path of every remote cluster), or loaded into the node's own
+//! Docker daemon (`up --runtime docker`, as on Minikube).
 //!
 //! Run them with:
 //! ```text
@@ -10,7 +13,11 @@
 //!   cargo nextest run -p hoist-e2e k8s_smoke
 //! ```
 //! The test image is made from the offline python base with umoci and
-//! imported into the cluster's containerd next to the kubeconfig.
+//! imported into the cluster's containerd next to the kubeconfig; the
+//! registry and node-daemon tests build busybox images with umoci and hand
+//! them over with skopeo and the docker CLI. In docker mode export
+//! `HOIST_E2E_DOCKER_HOST` too (`eval "$(cargo xtask k8s env)"`) and run
+//! `cargo nextest run -p hoist-e2e -E 'test(/^k8s_smoke::(node_daemon|registry)/)'`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -27,7 +34,8 @@ use tokio::io::AsyncReadExt;
 use tokio::time::{sleep, timeout};
 
 use crate::cluster::{
-    ROLLOUT, client, create_namespace, ctr, delete_namespace, helm, http_get, ready_pods,
+    ROLLOUT, busybox_layout, client, create_namespace, ctr, delete_namespace, helm, http_get,
+    locked, node_docker_host, ready_pods, running_pod,
 };
 
 /// The image every test here runs; `imagePullPolicy: Never`, as it is imported.
@@ -44,18 +52,29 @@ async fn cluster() -> Option<(PathBuf, Client)> {
 }
 
 /// Builds `IMAGE` (the python base as one layer) and imports it into the
-/// cluster's containerd unless an earlier test did.
+/// kubelet's runtime (the cluster's containerd, or in docker mode the node's
+/// daemon) unless an earlier test did.
 fn import_image(kubeconfig: &Path, python_base: &Path) {
     assert!(
         python_base.is_file(),
         "{} is missing; build it with `cargo xtask bases`",
         python_base.display()
     );
+    let node_docker = node_docker_host(kubeconfig);
     let ctr = |args: &[&str]| ctr(kubeconfig, args);
-    if !ctr(&["images", "ls", "-q", &format!("name=={IMAGE}")])
-        .trim()
-        .is_empty()
-    {
+    let docker = |args: &[&str]| {
+        let host = node_docker.as_deref().expect("docker mode");
+        locked(
+            kubeconfig,
+            Command::new("docker").env("DOCKER_HOST", host).args(args),
+        )
+    };
+    let present = if node_docker.is_some() {
+        docker(&["images", "-q", IMAGE])
+    } else {
+        ctr(&["images", "ls", "-q", &format!("name=={IMAGE}")])
+    };
+    if !present.trim().is_empty() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -71,6 +90,14 @@ fn import_image(kubeconfig: &Path, python_base: &Path) {
         .arg(python_base));
     run(Command::new("umoci").args(["config", "--image", &image, "--config.cmd", "python3"]));
     let archive = dir.path().join("smoke.tar");
+    if node_docker.is_some() {
+        run(Command::new("skopeo")
+            .arg("copy")
+            .arg(format!("oci:{image}"))
+            .arg(format!("docker-archive:{}:{IMAGE}", archive.display())));
+        docker(&["load", "--input", &archive.to_string_lossy()]);
+        return;
+    }
     run(Command::new("tar")
         .arg("-C")
         .arg(&layout)
@@ -88,10 +115,15 @@ fn import_image(kubeconfig: &Path, python_base: &Path) {
 
 /// Runs `script` with the image's python in pod `pod` and returns its stdout.
 async fn exec_python(pods: &Api<Pod>, pod: &str, script: &str) -> String {
+    exec(pods, pod, &["python3", "-c", script]).await
+}
+
+/// Runs `command` in pod `pod` and returns its stdout.
+async fn exec(pods: &Api<Pod>, pod: &str, command: &[&str]) -> String {
     let mut process = pods
         .exec(
             pod,
-            ["python3", "-c", script],
+            command.iter().copied(),
             &AttachParams::default().stderr(false),
         )
         .await
@@ -335,5 +367,141 @@ async fn helm_installs_a_chart_that_becomes_ready() {
     assert_eq!(deployment.status.unwrap().ready_replicas, Some(1));
 
     helm(&["uninstall", "smoke", "--wait"]);
+    delete_namespace(&client, &ns).await;
+}
+
+/// A pod `name` running `image` with `pull` as its imagePullPolicy and a
+/// small CPU request; it sleeps.
+fn sleeper(name: &str, image: &str, pull: &str) -> serde_json::Value {
+    json!({
+        "metadata": {"name": name, "labels": {"app": name}},
+        "spec": {
+            "containers": [{
+                "name": "main",
+                "image": image,
+                "imagePullPolicy": pull,
+                "command": ["sleep", "3600"],
+                "resources": {"requests": {"cpu": "10m", "memory": "16Mi"}},
+            }],
+            "terminationGracePeriodSeconds": 1,
+        },
+    })
+}
+
+/// The digest of what the container in `pod` runs, from its imageID
+/// (`docker-pullable://REPO@sha256:...`, `REPO@sha256:...` or `sha256:...`).
+fn running_digest(pod: &Pod) -> String {
+    let status = &pod
+        .status
+        .as_ref()
+        .unwrap()
+        .container_statuses
+        .as_ref()
+        .unwrap()[0];
+    let id = &status.image_id;
+    id.rsplit_once('@')
+        .map_or(id.as_str(), |(_, digest)| digest)
+        .trim_start_matches("docker://")
+        .to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn registry_images_are_pulled_by_digest_over_plain_http() {
+    let Some(kubeconfig) = hoist_testkit::service_path(hoist_testkit::KUBECONFIG) else {
+        return;
+    };
+    let Some(registry) = hoist_testkit::service(hoist_testkit::REGISTRY) else {
+        return;
+    };
+    let client = client(&kubeconfig).await;
+    let ns = create_namespace(&client, "hoist-registry").await;
+
+    // Unique content, so no runtime can have it before the pull.
+    let dir = tempfile::tempdir().unwrap();
+    let source = busybox_layout(dir.path(), &format!("pulled into {ns}"));
+    let repository = format!("{registry}/hoist-e2e/{ns}");
+    let digest_file = dir.path().join("digest");
+    run(Command::new("skopeo")
+        .args(["copy", "--dest-tls-verify=false", "--digestfile"])
+        .arg(&digest_file)
+        .arg(&source)
+        .arg(format!("docker://{repository}:v1")));
+    let digest = std::fs::read_to_string(&digest_file).unwrap();
+    assert!(digest.starts_with("sha256:"), "{digest}");
+    let image = format!("{repository}@{digest}");
+
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns);
+    create::<Pod>(&client, &ns, sleeper("pulled", &image, "IfNotPresent")).await;
+    let pod = running_pod(&pods, "pulled").await;
+    assert_eq!(running_digest(&pod), digest, "{:?}", pod.status);
+
+    delete_namespace(&client, &ns).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn node_daemon_images_run_without_a_pull_and_get_a_pod_ip() {
+    let Some(kubeconfig) = hoist_testkit::service_path(hoist_testkit::KUBECONFIG) else {
+        return;
+    };
+    let Some(host) = node_docker_host(&kubeconfig) else {
+        #[allow(clippy::print_stderr)]
+        {
+            eprintln!(
+                "skipped: the cluster runs on containerd (HOIST_E2E_DOCKER_HOST is not set; \
+                 `cargo xtask k8s up --runtime docker` sets up its node's daemon)"
+            );
+        }
+        return;
+    };
+    let client = client(&kubeconfig).await;
+    let ns = create_namespace(&client, "hoist-node-daemon").await;
+
+    // Into the node's daemon with the docker CLI, as `minikube image load` does.
+    let dir = tempfile::tempdir().unwrap();
+    let source = busybox_layout(dir.path(), &format!("loaded into {ns}"));
+    let name = format!("hoist.test/{ns}:v1");
+    let archive = dir.path().join("image.tar");
+    run(Command::new("skopeo")
+        .arg("copy")
+        .arg(&source)
+        .arg(format!("docker-archive:{}:{name}", archive.display())));
+    let docker = |args: &[&str]| run(Command::new("docker").env("DOCKER_HOST", &host).args(args));
+    docker(&["load", "--input", &archive.to_string_lossy()]);
+
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns);
+    create::<Pod>(&client, &ns, sleeper("loaded", &name, "Never")).await;
+    let pod = running_pod(&pods, "loaded").await;
+    let ip = pod
+        .status
+        .as_ref()
+        .unwrap()
+        .pod_ip
+        .clone()
+        .unwrap_or_default();
+    assert!(ip.starts_with("10.244.0."), "pod IP {ip:?} from the bridge");
+
+    // That daemon runs the pod's containers, labelled as dockershim labels them.
+    let labelled = docker(&[
+        "ps",
+        "--filter",
+        &format!("label=io.kubernetes.pod.namespace={ns}"),
+        "--filter",
+        "label=io.kubernetes.pod.name=loaded",
+        "--format",
+        "{{.Names}}",
+    ]);
+    let names: Vec<&str> = labelled.lines().collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("k8s_main_loaded_")),
+        "{names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n.starts_with("k8s_POD_loaded_")),
+        "{names:?}"
+    );
+    // And the pod's IP is the sandbox's, inside the pod's network namespace.
+    let inside = exec(&pods, "loaded", &["ip", "-4", "addr"]).await;
+    assert!(inside.contains(&format!("inet {ip}/")), "{inside}");
+
     delete_namespace(&client, &ns).await;
 }

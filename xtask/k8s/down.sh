@@ -22,19 +22,30 @@ stop() {
   echo "  stopped $name ($pid)"
 }
 
-for ((i = ${#COMPONENTS[@]} - 1; i >= 0; i--)); do
-  # With the kubelet stopped nothing restarts the containers: kill them
-  # while containerd still runs, so that their shims exit and clean up.
-  if [[ ${COMPONENTS[i]} == containerd ]] && running containerd; then
-    for t in $(ctr_ tasks ls -q 2>/dev/null); do
-      ctr_ tasks kill -s SIGKILL "$t" >/dev/null 2>&1
+# Every component that runs, whichever runtime the cluster was started on.
+for ((i = ${#ALL_COMPONENTS[@]} - 1; i >= 0; i--)); do
+  c=${ALL_COMPONENTS[i]}
+  # With the kubelet stopped nothing restarts the containers. The node's
+  # dockerd removes its own (pods' containers and sandboxes) while it runs.
+  if [[ $c == dockerd ]] && running dockerd; then
+    ids=$(docker_ ps -aq 2>/dev/null)
+    # shellcheck disable=SC2086 # one id per word
+    [[ -z $ids ]] || docker_ rm -f $ids >/dev/null 2>&1
+  fi
+  # Kill the rest while containerd still runs, so that their shims exit
+  # and clean up: CRI's (k8s.io) and any the node's dockerd left (moby).
+  if [[ $c == containerd ]] && running containerd; then
+    for ns in k8s.io moby; do
+      for t in $(ctr_ns "$ns" tasks ls -q 2>/dev/null); do
+        ctr_ns "$ns" tasks kill -s SIGKILL "$t" >/dev/null 2>&1
+      done
     done
     for _ in $(seq 1 40); do
-      [[ -z $(ctr_ tasks ls 2>/dev/null | awk 'NR > 1 && $3 == "RUNNING"') ]] && break
+      [[ -z $(for ns in k8s.io moby; do ctr_ns "$ns" tasks ls 2>/dev/null; done | awk '$3 == "RUNNING"') ]] && break
       sleep 0.25
     done
   fi
-  stop "${COMPONENTS[i]}"
+  stop "$c"
 done
 
 for pid in $(our_shims) $(pod_processes); do
@@ -74,8 +85,15 @@ for d in $(kubepods_cgroups); do
   find "$d" -depth -type d -exec rmdir {} + 2>/dev/null
 done
 
+# The node dockerd's runtime state (its netns mounts are gone now), the
+# dockershim's sandbox checkpoints and the endpoint file tests read. Its
+# data root (images loaded into it) stays, like containerd's images.
+rm -rf "$DOCKER_EXEC" "$STATE/dockershim" "$STATE/cni/cache"
+rm -f "$DOCKER_SOCK" "$NODE_DOCKER/dockerd.pid" "$DOCKER_HOST_FILE"
+
 ip route del "$SERVICE_CIDR" dev "$BRIDGE" 2>/dev/null
 ip link del "$BRIDGE" 2>/dev/null
+ip link del "$NODE_DOCKER_BRIDGE" 2>/dev/null
 # Pod IPs are free again now that the pods are gone.
 rm -rf "$STATE/cni/ipam"
 

@@ -24,6 +24,33 @@ API_PORT=6443
 ETCD_PORT=12379 # not 2379, so that a system etcd can never be mistaken for ours
 CONTAINERD_SOCK=$STATE/containerd/containerd.sock
 PAUSE_IMAGE=k8s.gcr.io/pause:3.2
+# The CI's anonymous registry (plain HTTP), which the cluster's containerd
+# pulls from as a remote cluster pulls from its registry (node-config.sh).
+REGISTRY=${HOIST_K8S_REGISTRY:-127.0.0.1:5000}
+
+# The kubelet's container runtime: `containerd` (CRI, the default) or
+# `docker` (dockershim on a Docker daemon of the node's own, as Minikube's
+# node has). `up --runtime` records it in $STATE/runtime for the other scripts.
+RUNTIME_FILE=$STATE/runtime
+# The node's Docker daemon in docker mode: its socket, data root (images and
+# containers, kept across down/up like containerd's) and exec root (runtime
+# state, removed by down). It runs its containers on our containerd.
+NODE_DOCKER=$STATE/docker
+DOCKER_SOCK=$NODE_DOCKER/docker.sock
+DOCKER_DATA=$NODE_DOCKER/root
+DOCKER_EXEC=$NODE_DOCKER/exec
+# A bridge of its own for the node dockerd's default network, which no pod
+# uses (dockershim gives sandboxes no Docker network; CNI wires them to
+# $BRIDGE). With `--bridge none` instead, dockerd deletes any link named
+# docker0 at start: the CI dockerd's bridge.
+NODE_DOCKER_BRIDGE=hoistd0
+NODE_DOCKER_BRIDGE_IP=10.244.255.1/30
+# The pod docker mode keeps on the node (kube-system), as a real node always
+# runs some: hoist's detection sees the node's daemon by its pod containers.
+RESIDENT_POD=hoist-node-resident
+# Where `up` writes the node daemon's endpoint (unix://...) for tests
+# (HOIST_E2E_DOCKER_HOST, see `cargo xtask k8s env`); removed by down.
+DOCKER_HOST_FILE=$STATE/docker-host
 IPT_COMMENT=hoist-k8s
 # The storage stand-in (storage-provisioner.sh): Minikube's class name, our
 # provisioner's, and where the volumes' directories live (kept across down/up,
@@ -43,9 +70,26 @@ SYSCTLS=(net.ipv4.conf.all.route_localnet net.ipv4.ip_forward net.bridge.bridge-
   vm.overcommit_memory vm.panic_on_oom kernel.panic kernel.panic_on_oops
   kernel.keys.root_maxkeys kernel.keys.root_maxbytes)
 
-# Components in start order; down stops them in reverse.
-COMPONENTS=(etcd kube-apiserver api-relay kube-controller-manager kube-scheduler containerd
-  kubelet kube-proxy dnsmasq dns-feeder storage-provisioner)
+# Components in start order; down stops them in reverse. `dockerd` (the
+# node's daemon) runs in docker mode only, see components().
+ALL_COMPONENTS=(etcd kube-apiserver api-relay kube-controller-manager kube-scheduler containerd
+  dockerd kubelet kube-proxy dnsmasq dns-feeder storage-provisioner)
+
+# The runtime the cluster was last started with (containerd when never).
+recorded_runtime() {
+  local r
+  r=$(cat "$RUNTIME_FILE" 2>/dev/null || true)
+  echo "${r:-containerd}"
+}
+
+# The components of a cluster on runtime $1 (default: the recorded one).
+components() {
+  local runtime=${1:-$(recorded_runtime)} c
+  for c in "${ALL_COMPONENTS[@]}"; do
+    [[ $c == dockerd && $runtime != docker ]] && continue
+    echo "$c"
+  done
+}
 
 source_version() {
   apt-cache showsrc kubernetes 2>/dev/null | awk '/^Version:/ {print $2; exit}'
@@ -99,7 +143,15 @@ wait_for() {
 }
 
 kubectl_() { "$(bin_dir)/kubectl" --kubeconfig "$KUBECONFIG_PATH" "$@"; }
-ctr_() { ctr --address "$CONTAINERD_SOCK" --namespace k8s.io "$@"; }
+ctr_() { ctr_ns k8s.io "$@"; }
+# ctr_ns NAMESPACE ARGS...: k8s.io is CRI's, moby the node dockerd's.
+ctr_ns() {
+  local ns=$1
+  shift
+  ctr --address "$CONTAINERD_SOCK" --namespace "$ns" "$@"
+}
+# The node's Docker daemon (docker mode).
+docker_() { docker --host "unix://$DOCKER_SOCK" "$@"; }
 
 # Processes whose command line names our containerd socket: its shims, which
 # outlive containerd itself. Printed as pids; never matched by name alone.

@@ -2,7 +2,9 @@
 # Shows the test cluster's components and node; exits 1 unless it is up.
 source "$(dirname "$0")/lib.sh"
 up=0
-for c in "${COMPONENTS[@]}"; do
+runtime=$(recorded_runtime)
+echo "  runtime: $runtime"
+for c in $(components "$runtime"); do
   if pid=$(pid_of "$c"); then
     printf '  %-24s running (pid %s)\n' "$c" "$pid"
   else
@@ -18,5 +20,6 @@ if running kube-apiserver; then
 fi
 echo "  logs: $LOGS"
 echo "  containerd: $CONTAINERD_SOCK"
+[[ $runtime != docker ]] || echo "  node Docker daemon: unix://$DOCKER_SOCK (HOIST_E2E_DOCKER_HOST)"
 echo "kubeconfig: $KUBECONFIG_PATH"
 exit $up

@@ -1,7 +1,22 @@
 #!/bin/bash
 # Starts the single-node test cluster; see docs/TEST-CLUSTER.md.
 # Idempotent: a cluster that is already up is reported and left alone.
+#   up.sh [--runtime containerd|docker]
 source "$(dirname "$0")/lib.sh"
+
+runtime=containerd
+while (($#)); do
+  case $1 in
+    --runtime) runtime=${2:-}; shift 2 || shift ;;
+    --runtime=*) runtime=${1#--runtime=}; shift ;;
+    *) echo "error: unknown argument $1; usage: up.sh [--runtime containerd|docker]" >&2; exit 2 ;;
+  esac
+done
+case $runtime in
+  containerd | docker) ;;
+  *) echo "error: unknown runtime '$runtime'; use --runtime containerd or --runtime docker" >&2; exit 2 ;;
+esac
+mapfile -t COMPONENTS < <(components "$runtime")
 
 phase_start=0
 phase() {
@@ -19,10 +34,20 @@ node_ready_since() {
     awk -v since="$1" '$1 == "True" && $2 >= since {ok = 1} END {exit !ok}'
 }
 
+# A cluster running on the other runtime is not switched under its users.
+current=$(recorded_runtime)
+if [[ $current != "$runtime" ]]; then
+  for c in "${ALL_COMPONENTS[@]}"; do
+    if running "$c"; then
+      echo "error: the test cluster is running on $current ($c is up); run \`cargo xtask k8s down\` first, then \`cargo xtask k8s up --runtime $runtime\`" >&2
+      exit 1
+    fi
+  done
+fi
 all_running=1
 for c in "${COMPONENTS[@]}"; do running "$c" || all_running=0; done
 if ((all_running)) && node_ready_since "$(date -u -d '-1 min' +%Y-%m-%dT%H:%M:%SZ)"; then
-  echo "cluster already up; kubeconfig: $KUBECONFIG_PATH"
+  echo "cluster already up on $runtime; kubeconfig: $KUBECONFIG_PATH"
   exit 0
 fi
 
@@ -53,6 +78,7 @@ echo "  $BIN ($("$BIN/kube-apiserver" --version))"
 
 mkdir -p "$STATE" "$LOGS" "$RUN" "$PKI" "$STATE/etcd" "$STATE/cni/net.d" "$STATE/cni/ipam" \
   "$STATE/containerd" "$STATE/kubelet" "$STATE/dns"
+echo "$runtime" >"$RUNTIME_FILE"
 
 # --- host network ---------------------------------------------------------
 phase "host network"
@@ -132,7 +158,7 @@ phase "containerd"
 bash "$HERE/node-config.sh"
 start containerd containerd --config "$STATE/containerd/config.toml"
 wait_for containerd 30 ctr_ version
-if ! ctr_ images check "name==$PAUSE_IMAGE" 2>/dev/null | grep -q complete; then
+if [[ $runtime == containerd ]] && ! ctr_ images check "name==$PAUSE_IMAGE" 2>/dev/null | grep -q complete; then
   tmp=$(mktemp -d)
   umoci init --layout "$tmp/oci"
   umoci new --image "$tmp/oci:${PAUSE_IMAGE##*:}"
@@ -141,6 +167,34 @@ if ! ctr_ images check "name==$PAUSE_IMAGE" 2>/dev/null | grep -q complete; then
   tar -C "$tmp/oci" -cf "$tmp/pause.tar" .
   ctr_ images import --base-name "${PAUSE_IMAGE%:*}" "$tmp/pause.tar" >/dev/null
   rm -rf "$tmp"
+fi
+rm -f "$DOCKER_HOST_FILE"
+
+if [[ $runtime == docker ]]; then
+  phase "node Docker daemon"
+  if ! ip link show "$NODE_DOCKER_BRIDGE" >/dev/null 2>&1; then
+    ip link add "$NODE_DOCKER_BRIDGE" type bridge
+    ip addr add "$NODE_DOCKER_BRIDGE_IP" dev "$NODE_DOCKER_BRIDGE"
+  fi
+  ip link set "$NODE_DOCKER_BRIDGE" up
+  ip link show docker0 >/dev/null 2>&1 && had_docker0=1 || had_docker0=0
+  start dockerd dockerd --config-file "$NODE_DOCKER/daemon.json"
+  wait_for "the node's dockerd" 60 docker_ version
+  if ((had_docker0)) && ! ip link show docker0 >/dev/null 2>&1; then
+    echo "error: starting the node's dockerd removed docker0, the host dockerd's bridge; see $LOGS/dockerd.log" >&2
+    exit 1
+  fi
+  if ! docker_ image inspect "$PAUSE_IMAGE" >/dev/null 2>&1; then
+    tar -C "$BIN" -c pause |
+      docker_ import --change 'ENTRYPOINT ["/pause"]' - "$PAUSE_IMAGE" >/dev/null
+  fi
+  echo "unix://$DOCKER_SOCK" >"$DOCKER_HOST_FILE"
+  runtime_flags=(--container-runtime docker --docker-endpoint "unix://$DOCKER_SOCK"
+    --network-plugin cni --cni-bin-dir /usr/lib/cni --cni-conf-dir "$STATE/cni/net.d"
+    --cni-cache-dir "$STATE/cni/cache" --experimental-dockershim-root-directory "$STATE/dockershim")
+else
+  runtime_flags=(--container-runtime remote --container-runtime-endpoint "unix://$CONTAINERD_SOCK"
+    --image-service-endpoint "unix://$CONTAINERD_SOCK")
 fi
 
 phase "kubelet"
@@ -152,8 +206,7 @@ else
 fi
 start kubelet "$BIN/kubelet" \
   --config "$STATE/kubelet/config.yaml" --kubeconfig "$STATE/kubelet.kubeconfig" \
-  --container-runtime remote --container-runtime-endpoint "unix://$CONTAINERD_SOCK" \
-  --image-service-endpoint "unix://$CONTAINERD_SOCK" \
+  "${runtime_flags[@]}" \
   --root-dir "$STATE/kubelet" --cert-dir "$PKI/kubelet" \
   --hostname-override "$NODE_NAME" --node-ip "$BRIDGE_IP" \
   --pod-infra-container-image "$PAUSE_IMAGE" --v 1
@@ -184,5 +237,36 @@ start storage-provisioner bash "$HERE/storage-provisioner.sh"
 
 phase "node ready"
 wait_for "node $NODE_NAME" 120 node_ready_since "$kubelet_started"
+
+# A node of a real cluster always runs pods (Minikube's: coredns, kube-proxy,
+# storage-provisioner), and hoist recognises a node on the Docker daemon it
+# reaches by the pod containers that daemon runs. Ours has its system
+# services on the host, so docker mode gives it one resident pod: the
+# pause image, bound to the node, in kube-system. containerd mode has none.
+if [[ $runtime == docker ]]; then
+  phase "resident pod"
+  kubectl_ apply -f - >/dev/null <<EOF
+apiVersion: v1
+kind: Pod
+metadata:
+  name: $RESIDENT_POD
+  namespace: kube-system
+  labels: {app.kubernetes.io/managed-by: hoist-k8s}
+spec:
+  nodeName: $NODE_NAME
+  priorityClassName: system-node-critical
+  tolerations: [{operator: Exists}]
+  automountServiceAccountToken: false
+  terminationGracePeriodSeconds: 0
+  containers:
+  - name: pause
+    image: $PAUSE_IMAGE
+    imagePullPolicy: Never
+EOF
+  kubectl_ -n kube-system wait --for=condition=Ready "pod/$RESIDENT_POD" --timeout=120s >/dev/null
+else
+  kubectl_ -n kube-system delete pod "$RESIDENT_POD" --ignore-not-found --wait=false >/dev/null
+fi
 phase ""
-echo "cluster up in $(elapsed "$total_start")s; kubeconfig: $KUBECONFIG_PATH"
+echo "cluster up on $runtime in $(elapsed "$total_start")s; kubeconfig: $KUBECONFIG_PATH"
+[[ $runtime != docker ]] || echo "node Docker daemon: unix://$DOCKER_SOCK"

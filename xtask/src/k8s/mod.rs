@@ -19,15 +19,43 @@ pub(crate) struct Args {
     command: K8sCommand,
 }
 
+/// The kubelet's container runtime.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum Runtime {
+    /// containerd's CRI plugin; images come from the registry or `import`.
+    Containerd,
+    /// dockershim on a Docker daemon of the node's own (as Minikube's node
+    /// has); images loaded into that daemon run as they are.
+    Docker,
+}
+
+impl Runtime {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Containerd => "containerd",
+            Self::Docker => "docker",
+        }
+    }
+}
+
 #[derive(Debug, clap::Subcommand)]
 enum K8sCommand {
     /// Build (once per source version) and start the cluster; quick when it is up.
-    Up,
+    Up {
+        /// The kubelet's runtime; a cluster running on the other one must be
+        /// stopped with `down` first.
+        #[arg(long, value_enum, default_value_t = Runtime::Containerd)]
+        runtime: Runtime,
+    },
     /// Stop the cluster and undo every host change it made.
     Down,
     /// Show components, node readiness and the kubeconfig path; fails unless up.
     Status,
-    /// Import a docker-archive or OCI-layout tar into the cluster's containerd.
+    /// Print `export` lines for the end-to-end suites: HOIST_E2E_KUBECONFIG,
+    /// and HOIST_E2E_DOCKER_HOST (the node's daemon) in docker mode.
+    Env,
+    /// Import an image archive into the kubelet's runtime: a docker-archive or
+    /// OCI-layout tar into containerd, a docker-archive into the node's dockerd.
     Import {
         /// The image archive.
         archive: PathBuf,
@@ -46,7 +74,17 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         bail!("the test cluster needs Linux");
     }
     match &args.command {
-        K8sCommand::Up => script("up.sh", &[]),
+        K8sCommand::Up { runtime } => script("up.sh", &["--runtime", runtime.name()]),
+        K8sCommand::Env => {
+            // Not echoed like the others: the output is for `eval`.
+            let status = Command::new("bash")
+                .arg(cmd::root().join("xtask/k8s/env.sh"))
+                .status()?;
+            if !status.success() {
+                bail!("xtask/k8s/env.sh failed ({status})");
+            }
+            Ok(())
+        }
         K8sCommand::Down => script("down.sh", &[]),
         K8sCommand::Status => script("status.sh", &[]),
         K8sCommand::CheckClean => script("check-clean.sh", &[]),

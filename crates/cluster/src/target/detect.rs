@@ -1,11 +1,16 @@
 //! Gathering the [`Facts`] for a kube context from the kubeconfig, the
-//! Minikube profile and the local Docker daemon, then classifying them.
+//! Minikube profile, the local Docker daemon and, when that daemon runs pod
+//! containers, the API server's nodes and their pods; then classifying them.
 
+use std::path::Path;
 use std::time::Duration;
 
 use bollard::Docker;
 
-use super::{Delivery, Detection, Facts, MinikubeFacts, classify, node_containers};
+use super::{
+    Delivery, Detection, Facts, MinikubeFacts, classify, kube_nodes, node_containers,
+    pod_containers,
+};
 use crate::deliver::{DeliverError, Destination, RegistryTarget};
 use crate::docker::DockerEndpoint;
 use crate::env::Environment;
@@ -14,6 +19,9 @@ use crate::{kubeconfig, minikube};
 /// How long the local Docker daemon may take to answer before detection
 /// goes on without it.
 const DOCKER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long each request to the API server about its nodes may take.
+const API_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The port Minikube's Docker daemon listens on inside its node.
 const MINIKUBE_DOCKER_PORT: u16 = 2376;
@@ -53,6 +61,26 @@ pub async fn detect(env: &Environment, context: Option<&str>) -> crate::Result<D
             .await
             .ok()
             .and_then(|info| info.operating_system);
+        facts.pod_containers = pod_containers(docker, &local.host).await?;
+    }
+    facts.docker_cert_dir = local
+        .tls
+        .as_ref()
+        .and_then(|tls| tls.ca.parent().map(Path::to_path_buf));
+    // Only a daemon running pod containers can be a node's runtime; the API
+    // server is asked about its nodes only then.
+    if !facts.pod_containers.is_empty() {
+        let listed = match kubeconfig.client(&context, API_TIMEOUT).await {
+            Ok(client) => kube_nodes(&client, API_TIMEOUT).await,
+            Err(error) => Err(error.to_string()),
+        };
+        match listed {
+            Ok(listed) => facts.kube_nodes = listed,
+            Err(error) => notes.push(format!(
+                "the Docker daemon at {} runs pod containers, but the API server's nodes could not be listed ({error}); the nodes' runtime was not probed",
+                local.host
+            )),
+        }
     }
     facts.minikube = match profile {
         Some(profile) => {

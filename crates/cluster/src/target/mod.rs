@@ -1,13 +1,24 @@
 //! Which kind of cluster a kube context points at, confirmed by probing
 //! (Minikube's profile, kind's and k3d's node containers, the Docker daemon's
-//! identity) rather than guessed from the context's name, and how images
-//! reach it.
+//! identity, the nodes' runtimes against the pod containers the daemon runs)
+//! rather than guessed from the context's name, and how images reach it.
+//!
+//! The rules, in order: a Minikube profile whose node serves the context's
+//! API; a kind or k3d node container publishing it; Docker Desktop's daemon;
+//! a cluster whose every node's kubelet runs on the Docker daemon hoist
+//! reaches (`DOCKER_HOST` as the docker CLI reads it): the API server says
+//! `docker://` for each node, and the daemon runs `k8s_*` containers of pods
+//! the API server binds to it (see [`PodContainer`]). Anything else is
+//! remote and gets its images from a registry. A multi-node cluster with
+//! only some nodes on that daemon is remote too: images loaded there would
+//! not reach pods scheduled on the others.
 //!
 //! [`classify`] decides from [`Facts`] gathered by the caller, so every rule
 //! is tested over fixtures; the [`Detection`] carries the evidence for
 //! `hoist doctor --json`.
 
 mod detect;
+mod docker_node;
 mod nodes;
 
 use std::path::PathBuf;
@@ -15,6 +26,10 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use detect::detect;
+pub use docker_node::{
+    KubeNode, POD_NAME_LABEL, POD_NAMESPACE_LABEL, POD_UID_LABEL, PodContainer, PodRef, kube_nodes,
+    pod_containers, pod_ref,
+};
 pub use nodes::{NodeContainer, node_containers};
 
 /// Kind's label on its node containers; the value is the cluster name.
@@ -54,6 +69,15 @@ pub struct Facts {
     pub nodes: Vec<NodeContainer>,
     /// The local Docker daemon's `OperatingSystem` (`Docker Desktop` there).
     pub docker_os: Option<String>,
+    /// The local daemon's TLS directory (`DOCKER_CERT_PATH` when
+    /// `DOCKER_TLS_VERIFY` is set).
+    pub docker_cert_dir: Option<PathBuf>,
+    /// The local daemon's running `k8s_*` containers with dockershim's pod
+    /// labels.
+    pub pod_containers: Vec<PodContainer>,
+    /// The cluster's nodes, gathered only when the local daemon runs pod
+    /// containers (empty otherwise, or when the API server did not answer).
+    pub kube_nodes: Vec<KubeNode>,
 }
 
 /// The kind of cluster detected.
@@ -78,6 +102,13 @@ pub enum Target {
     },
     /// Docker Desktop's Kubernetes, which runs images from its daemon.
     DockerDesktop,
+    /// A cluster whose nodes' kubelets run their pods on the local Docker
+    /// daemon (dockershim): Minikube's `none` driver, kubeadm on this host,
+    /// the test cluster's docker mode.
+    DockerNode {
+        /// The nodes, all of them on that daemon.
+        nodes: Vec<String>,
+    },
     /// Any other cluster: images go through a registry.
     Remote {
         /// The API server.
@@ -132,6 +163,12 @@ impl Detection {
             Target::Kind { cluster, .. } => format!("kind cluster {cluster}"),
             Target::K3d { cluster, .. } => format!("k3d cluster {cluster}"),
             Target::DockerDesktop => "Docker Desktop".to_owned(),
+            Target::DockerNode { nodes } => format!(
+                "a cluster whose node{} {} run{} on the local Docker daemon",
+                if nodes.len() == 1 { "" } else { "s" },
+                nodes.join(", "),
+                if nodes.len() == 1 { "s" } else { "" }
+            ),
             Target::Remote { server } => format!("a remote cluster at {server}"),
         };
         let delivery = match &self.delivery {
@@ -150,15 +187,16 @@ impl Detection {
 
 /// Decides the target from `facts`: a Minikube profile whose node serves the
 /// context's API, a kind or k3d node container of the cluster the context
-/// names whose published API port matches, Docker Desktop's daemon, or else a
-/// remote cluster.
+/// names whose published API port matches, Docker Desktop's daemon, nodes
+/// whose kubelets run on the local daemon, or else a remote cluster.
 #[must_use]
 pub fn classify(facts: &Facts, local_docker_host: &str) -> Detection {
     let mut evidence = Vec::new();
     let found = minikube(facts, &mut evidence)
         .or_else(|| node(facts, NodeKind::Kind, &mut evidence))
         .or_else(|| node(facts, NodeKind::K3d, &mut evidence))
-        .or_else(|| docker_desktop(facts, local_docker_host, &mut evidence));
+        .or_else(|| docker_desktop(facts, local_docker_host, &mut evidence))
+        .or_else(|| docker_node::rule(facts, local_docker_host, &mut evidence));
     let (target, delivery) = found.unwrap_or_else(|| {
         evidence.push(format!(
             "no Minikube profile, kind or k3d node, or Docker Desktop serves {}; images go through a registry",

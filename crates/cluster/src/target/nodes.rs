@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use bollard::Docker;
+use bollard::models::ContainerSummary;
 use bollard::query_parameters::ListContainersOptions;
 use serde::Serialize;
 
@@ -35,28 +36,10 @@ pub async fn node_containers(
 ) -> Result<Vec<NodeContainer>, DeliverError> {
     let mut nodes = Vec::new();
     for label in [KIND_CLUSTER_LABEL, K3D_CLUSTER_LABEL] {
-        let options = ListContainersOptions {
-            filters: Some(HashMap::from([(
-                "label".to_owned(),
-                vec![label.to_owned()],
-            )])),
-            ..ListContainersOptions::default()
-        };
-        let listed = docker
-            .list_containers(Some(options))
-            .await
-            .map_err(|error| DeliverError::DaemonUnreachable {
-                endpoint: endpoint.to_owned(),
-                message: error.to_string(),
-            })?;
+        let listed = labelled_containers(docker, endpoint, &[label]).await?;
         nodes.extend(listed.into_iter().map(|summary| {
             NodeContainer {
-                name: summary
-                    .names
-                    .unwrap_or_default()
-                    .first()
-                    .map(|n| n.trim_start_matches('/').to_owned())
-                    .unwrap_or_default(),
+                name: container_name(&summary),
                 labels: summary.labels.unwrap_or_default().into_iter().collect(),
                 api_ports: summary
                     .ports
@@ -69,4 +52,36 @@ pub async fn node_containers(
         }));
     }
     Ok(nodes)
+}
+
+/// The running containers of `docker` that carry every one of `labels`.
+pub(super) async fn labelled_containers(
+    docker: &Docker,
+    endpoint: &str,
+    labels: &[&str],
+) -> Result<Vec<ContainerSummary>, DeliverError> {
+    let options = ListContainersOptions {
+        filters: Some(HashMap::from([(
+            "label".to_owned(),
+            labels.iter().map(|l| (*l).to_owned()).collect(),
+        )])),
+        ..ListContainersOptions::default()
+    };
+    docker
+        .list_containers(Some(options))
+        .await
+        .map_err(|error| DeliverError::DaemonUnreachable {
+            endpoint: endpoint.to_owned(),
+            message: error.to_string(),
+        })
+}
+
+/// A container's first name, without Docker's leading `/`.
+pub(super) fn container_name(summary: &ContainerSummary) -> String {
+    summary
+        .names
+        .as_ref()
+        .and_then(|names| names.first())
+        .map(|n| n.trim_start_matches('/').to_owned())
+        .unwrap_or_default()
 }

@@ -1,4 +1,6 @@
-//! Target detection: kind and k3d nodes found on the real dockerd.
+//! Target detection: kind and k3d nodes found on the real dockerd, Minikube
+//! profiles, Docker Desktop, and nodes whose kubelet runs on the reachable
+//! Docker daemon (fixtures here, the real daemon in `docker_node`).
 
 use hoist_cluster::deliver::{DaemonLoader, Destination, Loader, RegistryTarget};
 use hoist_cluster::docker::{DockerEndpoint, TlsFiles};
@@ -9,6 +11,8 @@ use hoist_cluster::target::{
 use hoist_imager::NoReporter;
 
 use crate::support::{Container, busybox_image, unique};
+
+mod docker_node;
 
 #[tokio::test]
 async fn kind_and_k3d_nodes_are_found_by_label_and_published_port() {
