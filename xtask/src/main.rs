@@ -5,6 +5,7 @@ mod bases;
 mod bench_build;
 mod bench_load;
 mod cmd;
+mod demo;
 mod fuzz;
 mod k8s;
 mod test;
@@ -20,6 +21,9 @@ struct Xtask {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// The main job on a bare Debian machine (as root): set up, start the
+    /// test cluster, `hoist up` the reference app; `demo down` removes it.
+    Demo(demo::Args),
     /// Run every test suite: the command the README and .ci/run give.
     Test(test::Args),
     /// Build the offline base root filesystems with mmdebstrap.
@@ -34,6 +38,7 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     match Xtask::parse().command {
+        Command::Demo(args) => demo::run(&args),
         Command::Test(args) => test::run(&args),
         Command::Bases(args) => bases::run(&args),
         Command::BenchBuild(args) => bench_build::run(&args),
