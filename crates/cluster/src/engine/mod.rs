@@ -194,7 +194,10 @@ async fn connect(endpoint: &DockerEndpoint) -> Result<Docker, EngineError> {
         Err(error) => Err(EngineError::NoEngine {
             endpoint: endpoint.host.clone(),
             reason: match error {
-                crate::docker::DockerError::Unreachable { reason, .. } => reason,
+                // The error's own fix is said once, in ours.
+                crate::docker::DockerError::Unreachable { reason, .. } => reason
+                    .trim_end_matches("; start Docker or point DOCKER_HOST at a running daemon")
+                    .to_owned(),
                 other => other.to_string(),
             },
         }),
