@@ -252,6 +252,12 @@ fn write_compose(plan: &EnginePlan, dir: &Path, port: u16) -> anyhow::Result<()>
                 )?;
             }
         }
+        // The Kubernetes-style names hoist's network answers to, too.
+        writeln!(
+            yaml,
+            "    networks:\n      default:\n        aliases: [{}]",
+            engine::aliases(&plan.project.name, service).join(", ")
+        )?;
         if let Some((_, container)) = s.publish {
             // Another host port than hoist's, so the two never collide.
             writeln!(yaml, "    ports: [\"127.0.0.1:{port}:{container}\"]")?;

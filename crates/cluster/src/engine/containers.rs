@@ -248,3 +248,112 @@ pub(super) async fn remove(docker: &Docker, endpoint: &str, name: &str) -> Resul
         Err(e) => Err(failed(e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hoist_config::{SecretValue, Value, VolumeMount};
+
+    use super::*;
+    use crate::engine::plan::EnvVar;
+
+    fn service() -> ServicePlan {
+        ServicePlan {
+            name: "web".to_owned(),
+            image: "hoist.local/todo/web:0123456789ab".to_owned(),
+            digest: "sha256:0123456789ab".to_owned(),
+            env: vec![
+                EnvVar {
+                    key: "MODE".to_owned(),
+                    value: Value::Plain("fast".to_owned()),
+                },
+                EnvVar {
+                    key: "TOKEN".to_owned(),
+                    value: Value::Secret(SecretValue::new("t0k3n-value".to_owned())),
+                },
+            ],
+            config_hash: "c0ffee".to_owned(),
+            depends_on: Vec::new(),
+            ready: None,
+            deadline: Duration::from_secs(5),
+            ports: vec![3000, 9000],
+            publish: Some((8080, 3000)),
+            volumes: vec![VolumeMount {
+                name: "data".to_owned(),
+                path: "/data".to_owned(),
+            }],
+            replicas: 1,
+        }
+    }
+
+    #[test]
+    fn a_replica_gets_its_names_ports_volumes_and_labels() {
+        let check = ReadyCheck::Http {
+            path: "/ready".to_owned(),
+            port: 9000,
+        };
+        let body = create_body("todo", &service(), 1, "f1ng3r", Some(&check));
+        assert_eq!(body.hostname.as_deref(), Some("todo-web-1"));
+        assert_eq!(
+            body.env.unwrap(),
+            ["MODE=fast", "TOKEN=t0k3n-value"].map(str::to_owned)
+        );
+        assert_eq!(
+            body.exposed_ports.unwrap(),
+            ["3000/tcp", "9000/tcp"].map(str::to_owned)
+        );
+        let host = body.host_config.unwrap();
+        let bindings = host.port_bindings.unwrap();
+        let binding = |port: &str| {
+            let b = bindings[port].as_ref().unwrap()[0].clone();
+            (b.host_ip.unwrap(), b.host_port.unwrap())
+        };
+        // The published port, and an ephemeral loopback port for the check.
+        assert_eq!(
+            binding("3000/tcp"),
+            ("127.0.0.1".to_owned(), "8080".to_owned())
+        );
+        assert_eq!(binding("9000/tcp"), ("127.0.0.1".to_owned(), String::new()));
+        let mount = &host.mounts.unwrap()[0];
+        assert_eq!(mount.source.as_deref(), Some("todo-web-data"));
+        assert_eq!(mount.target.as_deref(), Some("/data"));
+        assert_eq!(
+            host.restart_policy.unwrap().name,
+            Some(RestartPolicyNameEnum::NO)
+        );
+        let endpoints = body.networking_config.unwrap().endpoints_config.unwrap();
+        assert_eq!(
+            endpoints["todo-net"].aliases.as_deref(),
+            Some(["web".to_owned(), "todo-web".to_owned()].as_slice())
+        );
+        let labels = body.labels.unwrap();
+        assert_eq!(labels[PROJECT_LABEL], "todo");
+        assert_eq!(labels[SERVICE_LABEL], "web");
+        assert_eq!(labels[REPLICA_LABEL], "1");
+        assert_eq!(labels[FINGERPRINT_LABEL], "f1ng3r");
+        assert_eq!(labels[CONFIG_HASH_ANNOTATION], "c0ffee");
+    }
+
+    #[test]
+    fn the_fingerprint_follows_image_configuration_and_settings_only() {
+        let base = service();
+        let print = base.fingerprint("sha256:image");
+        assert_eq!(print, service().fingerprint("sha256:image"));
+        assert_ne!(print, base.fingerprint("sha256:other-image"));
+        let mut changed = service();
+        changed.config_hash = "another".to_owned();
+        assert_ne!(print, changed.fingerprint("sha256:image"));
+        let mut moved = service();
+        moved.publish = Some((8081, 3000));
+        assert_ne!(print, moved.fingerprint("sha256:image"));
+        let mut scaled = service();
+        scaled.replicas = 3;
+        assert_eq!(
+            print,
+            scaled.fingerprint("sha256:image"),
+            "scaling replaces nothing"
+        );
+        assert!(!format!("{:?}", service().env).contains("t0k3n-value"));
+    }
+}

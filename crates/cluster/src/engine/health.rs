@@ -350,3 +350,53 @@ async fn exec(docker: &Docker, container: &str, command: &[String]) -> Result<()
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_gate_is_the_setting_then_the_healthcheck_then_tcp_then_running() {
+        let http = ReadyCheck::Http {
+            path: "/ready".to_owned(),
+            port: 8000,
+        };
+        let service = |ready: Option<ReadyCheck>, ports: Vec<u16>| ServicePlan {
+            ready,
+            ports,
+            ..test_service()
+        };
+        assert_eq!(
+            Gate::for_service(&service(Some(http.clone()), vec![8000]), true),
+            Gate::Check(http)
+        );
+        assert_eq!(
+            Gate::for_service(&service(None, vec![8000]), true),
+            Gate::Healthcheck
+        );
+        let tcp = Gate::for_service(&service(None, vec![5432]), false);
+        assert_eq!(tcp, Gate::Check(ReadyCheck::Tcp { port: 5432 }));
+        assert_eq!(tcp.describe(), "TCP port 5432");
+        assert_eq!(
+            Gate::for_service(&service(None, vec![]), false),
+            Gate::Running
+        );
+    }
+
+    fn test_service() -> ServicePlan {
+        ServicePlan {
+            name: "api".to_owned(),
+            image: "hoist.local/p/api:000000000000".to_owned(),
+            digest: String::new(),
+            env: Vec::new(),
+            config_hash: String::new(),
+            depends_on: Vec::new(),
+            ready: None,
+            deadline: Duration::from_secs(1),
+            ports: Vec::new(),
+            publish: None,
+            volumes: Vec::new(),
+            replicas: 1,
+        }
+    }
+}

@@ -165,16 +165,19 @@ async fn a_second_up_changes_nothing_and_a_changed_service_alone_is_replaced() {
         (Action::Unchanged, created[&name("api", 1)].1.clone())
     );
 
-    let down = engine::down(&stack.plan(&host, &images).project, false)
-        .await
-        .unwrap();
+    down_keeps_nothing_running(&stack.plan(&host, &images).project, &project).await;
+}
+
+async fn down_keeps_nothing_running(project: &hoist_cluster::engine::EngineProject, name: &str) {
+    let down = engine::down(project, false).await.unwrap();
     let mut removed = down.containers.clone();
     removed.sort();
-    assert_eq!(removed, [name("api", 1), name("db", 1), name("web", 1)]);
+    assert_eq!(
+        removed,
+        ["api-1", "db-1", "web-1"].map(|c| format!("{name}-{c}"))
+    );
     assert!(down.network_removed);
-    let status = engine::status(&stack.plan(&host, &images).project)
-        .await
-        .unwrap();
+    let status = engine::status(project).await.unwrap();
     assert!(
         status.containers.is_empty() && status.network.is_none(),
         "{status:?}"
