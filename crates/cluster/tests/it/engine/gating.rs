@@ -217,3 +217,76 @@ secret = ["API_TOKEN"]
     );
     assert!(env.contains(&format!("API_TOKEN={token}")), "{env}");
 }
+
+/// `reference` with a HEALTHCHECK added by `docker commit`, as `hoist.local/<project>/<name>:hc`.
+fn with_healthcheck(host: &str, reference: &str, project: &str, name: &str, check: &str) -> String {
+    let tagged = format!("hoist.local/{project}/{name}:hc");
+    let scratch = format!("{project}-{name}-commit");
+    docker_cli(host, &["create", "--name", &scratch, reference]);
+    let change = format!("HEALTHCHECK --interval=1s --retries=2 CMD {check}");
+    docker_cli(host, &["commit", "--change", &change, &scratch, &tagged]);
+    docker_cli(host, &["rm", &scratch]);
+    tagged
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_images_healthcheck_gates_and_unhealthy_is_named_with_its_output() {
+    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+        return;
+    };
+    let project = project_name("hoist-engine-healthcheck");
+    let _cleanup = Cleanup::new(&host, &project);
+    let stack = TestStack::busybox(&[(
+        "hoist.toml",
+        &format!(
+            r#"project = "{project}"
+[services.after]
+depends_on = ["fine", "sick"]
+{}{}{}"#,
+            busybox_image("fine", "sleep 1; echo ok > /tmp/healthy; exec sleep 600"),
+            busybox_image("sick", "exec sleep 600"),
+            busybox_image("after", "exec sleep 600"),
+        ),
+    )]);
+    let images = stack.build_and_load(&host).await;
+    let mut plan = stack.plan(&host, &images);
+    let checks = [
+        ("fine", r#"["/bin/sh", "-c", "test -f /tmp/healthy"]"#),
+        ("sick", r#"["/bin/sh", "-c", "echo disk full; exit 1"]"#),
+    ];
+    let mut tagged = Vec::new();
+    for (service, check) in checks {
+        let entry = plan.services.get_mut(service).unwrap();
+        entry.image = with_healthcheck(&host, &entry.image, &project, service, check);
+        tagged.push(entry.image.clone());
+    }
+
+    let outcome = engine::up(&plan, &NoReporter).await.unwrap();
+    for image in &tagged {
+        docker_cli(&host, &["rmi", "-f", image]);
+    }
+    let gates: Vec<(&str, &str, bool)> = outcome
+        .services
+        .iter()
+        .map(|s| (s.service.as_str(), s.check.as_str(), s.ready))
+        .collect();
+    assert_eq!(
+        gates,
+        [
+            ("fine", "the image's HEALTHCHECK", true),
+            ("sick", "the image's HEALTHCHECK", false)
+        ]
+    );
+    let [finding] = outcome.findings.as_slice() else {
+        panic!("one finding expected: {:#?}", outcome.findings);
+    };
+    assert_eq!(
+        (finding.service.as_str(), finding.cause),
+        ("sick", Cause::Unhealthy)
+    );
+    assert_eq!(
+        finding.message,
+        "the image's HEALTHCHECK reports unhealthy: disk full"
+    );
+    assert_eq!(outcome.not_started, ["after"]);
+}
