@@ -12,7 +12,7 @@ use hoist_cluster::engine::{self, Cause, EngineOutcome, LogOptions};
 use hoist_imager::NoReporter;
 use serde_json::{Value, json};
 
-use super::{Cleanup, TestStack, assert_no_secret, free_port, project_name};
+use super::{TestStack, assert_no_secret, free_port};
 
 /// The example's directory in the repository.
 fn example() -> std::path::PathBuf {
@@ -138,14 +138,12 @@ fn assert_up(outcome: &EngineOutcome) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reference_app_runs_on_docker_and_keeps_its_tasks_in_the_volume() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
-        return;
-    };
     if hoist_testkit::service(hoist_testkit::BASES).is_none() {
         return;
     }
-    let project = project_name("hoist-engine-app");
-    let _cleanup = Cleanup::new(&host, &project);
+    let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-app") else {
+        return;
+    };
     let port = free_port();
     let (stack, secrets) = app_stack(&project, port, 41, "");
     let planted = [
@@ -241,14 +239,12 @@ async fn the_reference_app_runs_on_docker_and_keeps_its_tasks_in_the_volume() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backend_that_refuses_its_configuration_fails_fast_with_its_own_error() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
-        return;
-    };
     if hoist_testkit::service(hoist_testkit::BASES).is_none() {
         return;
     }
-    let project = project_name("hoist-engine-refused");
-    let _cleanup = Cleanup::new(&host, &project);
+    let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-refused") else {
+        return;
+    };
     // hoist accepts any LOG_LEVEL; the app refuses this one at start.
     let (stack, secrets) = app_stack(&project, free_port(), 57, "LOG_LEVEL=chatty\n");
     let images = stack.build_and_load(&host).await;

@@ -8,15 +8,13 @@ use hoist_cluster::deliver::Delivered;
 use hoist_cluster::engine::{self, Cause, LogOptions};
 use hoist_imager::NoReporter;
 
-use super::{Cleanup, TestStack, assert_no_secret, busybox_image, docker_cli, project_name};
+use super::{TestStack, assert_no_secret, busybox_image, docker_cli};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn checks_that_never_pass_are_named_at_their_deadline_with_their_output() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+    let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-deadline") else {
         return;
     };
-    let project = project_name("hoist-engine-deadline");
-    let _cleanup = Cleanup::new(&host, &project);
     let stack = TestStack::busybox(&[(
         "hoist.toml",
         &format!(
@@ -86,11 +84,9 @@ depends_on = ["exec", "http"]
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_image_stops_up_before_anything_starts() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+    let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-missing") else {
         return;
     };
-    let project = project_name("hoist-engine-missing");
-    let _cleanup = Cleanup::new(&host, &project);
     let stack = TestStack::busybox(&[(
         "hoist.toml",
         &format!(
@@ -134,11 +130,9 @@ async fn a_missing_image_stops_up_before_anything_starts() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn logs_follow_a_restart_and_never_show_a_secret() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+    let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-logs") else {
         return;
     };
-    let project = project_name("hoist-engine-logs");
-    let _cleanup = Cleanup::new(&host, &project);
     let token = hoist_testkit::fake_secret("tok_", 32, 14);
     let stack = TestStack::busybox(&[
         (
@@ -231,11 +225,9 @@ fn with_healthcheck(host: &str, reference: &str, project: &str, name: &str, chec
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_images_healthcheck_gates_and_unhealthy_is_named_with_its_output() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+    let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-healthcheck") else {
         return;
     };
-    let project = project_name("hoist-engine-healthcheck");
-    let _cleanup = Cleanup::new(&host, &project);
     let stack = TestStack::busybox(&[(
         "hoist.toml",
         &format!(

@@ -24,8 +24,17 @@ use hoist_config::{EnvInputs, Mapping, Stack};
 use hoist_imager::{BuildOptions, NoReporter, Recipe};
 
 /// A unique project name: `prefix` and the pid.
-pub(crate) fn project_name(prefix: &str) -> String {
+fn project_name(prefix: &str) -> String {
     format!("{prefix}-{}", std::process::id())
+}
+
+/// The test daemon's host, a project name unique to the test (`prefix`
+/// and the pid) and its [`Cleanup`]; `None` to skip without a daemon.
+pub(crate) fn on_the_daemon(prefix: &str) -> Option<(String, String, Cleanup)> {
+    let host = hoist_testkit::service(hoist_testkit::DOCKER)?;
+    let project = project_name(prefix);
+    let cleanup = Cleanup::new(&host, &project);
+    Some((host, project, cleanup))
 }
 
 /// A port nothing listens on right now.

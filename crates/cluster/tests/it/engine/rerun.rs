@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use hoist_cluster::engine::{self, Action, EngineOutcome};
 use hoist_imager::NoReporter;
 
-use super::{Cleanup, TestStack, busybox_image, docker_cli, free_port, project_name};
+use super::{TestStack, busybox_image, docker_cli, free_port};
 
 fn stack_file(project: &str, publish: u16, api_replicas: u16) -> String {
     format!(
@@ -67,11 +67,9 @@ async fn get(port: u16, path: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_up_changes_nothing_and_a_changed_service_alone_is_replaced() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+    let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-rerun") else {
         return;
     };
-    let project = project_name("hoist-engine-rerun");
-    let _cleanup = Cleanup::new(&host, &project);
     let port = free_port();
     let mut stack = TestStack::busybox(&[
         ("hoist.toml", &stack_file(&project, port, 2)),
