@@ -3,6 +3,7 @@
 
 mod bases;
 mod bench_build;
+mod bench_engine;
 mod bench_load;
 mod cmd;
 mod demo;
@@ -32,6 +33,8 @@ enum Command {
     BenchBuild(bench_build::Args),
     /// Benchmark image delivery: hoist load against docker load and skopeo copy.
     BenchLoad(bench_load::Args),
+    /// Benchmark the Docker-engine run: hoist's engine::up against docker-compose.
+    BenchEngine(bench_engine::Args),
     /// The single-node test cluster (Kubernetes 1.20 from Debian's source package).
     K8s(k8s::Args),
 }
@@ -43,6 +46,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bases(args) => bases::run(&args),
         Command::BenchBuild(args) => bench_build::run(&args),
         Command::BenchLoad(args) => bench_load::run(&args),
+        Command::BenchEngine(args) => bench_engine::run(&args),
         Command::K8s(args) => k8s::run(&args),
     }
 }

@@ -19,6 +19,7 @@
 pub mod deliver;
 pub mod docker;
 pub mod doctor;
+pub mod engine;
 pub mod env;
 pub mod kubeconfig;
 pub mod minikube;
@@ -44,6 +45,9 @@ pub enum Error {
     /// Delivering an image.
     #[error(transparent)]
     Deliver(#[from] deliver::DeliverError),
+    /// Running the stack on a plain Docker engine.
+    #[error(transparent)]
+    Engine(#[from] engine::EngineError),
 }
 
 /// The cluster crate's result type.

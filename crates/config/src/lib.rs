@@ -9,11 +9,17 @@
 //! ```toml
 //! project = "todo-chatbot"        # DNS-1123 label; prefixes every object name
 //! namespace = "todo"              # default: the project name
+//! engine = "kubernetes"           # where `hoist up` runs it: "kubernetes" (default) or "docker"
 //!
 //! [services.backend]
 //! depends_on = ["database"]       # rolls out after these are ready
 //! ports = [8000]
 //! chart = { path = "charts/backend", values = ["charts/backend/values-local.yaml"] }
+//! # Docker engine only (`engine = "docker"`, `hoist up --engine docker`):
+//! ready = { http = "/ready" }     # or { tcp = 5432 }, { exec = ["pg_isready"] }; deadline = "120s"
+//! publish = 8000                  # first port on 127.0.0.1:8000 (`true`: its own number)
+//! volumes = { data = "/var/lib/app" }  # Docker volume <project>-<service>-data, kept by `down`
+//! replicas = 1                    # containers <project>-<service>-1..n
 //!
 //! [services.backend.image]        # owned by hoist-imager; kept as written
 //!
@@ -39,6 +45,15 @@
 //! - `[profiles.<name>]` is deep-merged over the document before it is read
 //!   (tables merge key by key, anything else replaces). Every profile is
 //!   validated on every load, not only the selected one.
+//! - `engine`, `ready`, `publish`, `volumes` and `replicas` are read by the
+//!   Docker-engine run only (hoist-cluster's `engine` module); on
+//!   Kubernetes the charts decide probes, Services, volumes and replicas.
+//!   `ready` sets exactly one of `http` (a path, on `port` or the first of
+//!   `ports`; 2xx or 3xx passes), `tcp` (a port) or `exec` (a command, no
+//!   shell, run in the container; exit 0 passes), and optionally
+//!   `deadline` (`"500ms"`, `"90s"`, `"2m"`; default 120s). `publish`
+//!   needs `ports` and `replicas = 1`. The engine is not
+//!   `hoist load --target docker`, which only delivers images to a daemon.
 //! - A service takes exactly the variables its `env` names; see [`mapping`]
 //!   for where values come from and in which precedence, and [`dotenv`] for
 //!   the `.env` syntax.
@@ -98,7 +113,10 @@ pub use lint::{EXAMPLE_FILE, Finding, lint_example};
 pub use location::Location;
 pub use mapping::{EnvInputs, Mapping, ServiceEnv, Source, Value, Var, resolve};
 pub use secret::{REDACTED, SecretValue};
-pub use stack::{Chart, EnvSpec, Service, Stack};
+pub use stack::{
+    Chart, DEFAULT_READY_DEADLINE, Engine, EnvSpec, Publish, Ready, ReadyCheck, Service, Stack,
+    VolumeMount,
+};
 
 /// The stack file's name.
 pub const STACK_FILE: &str = "hoist.toml";

@@ -6,6 +6,7 @@
 mod containerd;
 mod daemon;
 mod detect;
+mod engine;
 mod minikube;
 mod registry;
 mod support;

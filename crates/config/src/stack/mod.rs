@@ -1,5 +1,6 @@
 //! The stack file: loading, profiles, validation and rollout order.
 
+mod engine;
 mod merge;
 mod schema;
 mod validate;
@@ -12,6 +13,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
+pub use engine::{DEFAULT_READY_DEADLINE, Engine, Publish, Ready, ReadyCheck, VolumeMount};
 pub use schema::{Chart, EnvSpec, Service};
 
 use crate::error::{Result, StackError};
@@ -28,6 +30,8 @@ pub struct Stack {
     pub project: String,
     /// The Kubernetes namespace; the project name when not set.
     pub namespace: String,
+    /// Where `hoist up` runs the stack (`engine`; default Kubernetes).
+    pub engine: Engine,
     /// The applied profile.
     pub profile: Option<String>,
     /// Every profile the file defines, sorted.
@@ -90,6 +94,7 @@ impl Stack {
                 .namespace
                 .map_or_else(|| raw.project.get_ref().clone(), Spanned::into_inner),
             project: raw.project.into_inner(),
+            engine: raw.engine,
             profile: profile.map(str::to_owned),
             profiles,
             services: raw.services,

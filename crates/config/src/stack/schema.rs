@@ -12,6 +12,9 @@ use toml::Spanned;
 pub(crate) struct RawStack {
     pub(crate) project: Spanned<String>,
     pub(crate) namespace: Option<Spanned<String>>,
+    /// Where `hoist up` runs the stack (see `engine.rs`).
+    #[serde(default)]
+    pub(crate) engine: super::engine::Engine,
     #[serde(default)]
     pub(crate) services: BTreeMap<String, Service>,
     // Only checked for shape here; profiles are merged before deserializing.
@@ -39,6 +42,15 @@ pub struct Service {
     /// How the environment maps to the service's `ConfigMap` and Secret.
     #[serde(default)]
     pub env: EnvSpec,
+    /// Docker engine: when the service is ready (`ready = { http = "/ready" }`).
+    pub ready: Option<Spanned<super::engine::Ready>>,
+    /// Docker engine: the first port published on 127.0.0.1 (`true` or a host port).
+    pub publish: Option<Spanned<super::engine::Publish>>,
+    /// Docker engine: named volumes by name, mounted at absolute paths.
+    #[serde(default)]
+    pub volumes: super::engine::Volumes,
+    /// Docker engine: how many containers run the service (default 1).
+    pub replicas: Option<Spanned<u16>>,
 }
 
 /// A Helm chart and its values files.

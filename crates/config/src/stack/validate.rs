@@ -23,6 +23,7 @@ pub(super) fn stack(
         let span = name_spans.get(name).cloned().unwrap_or(0..0);
         label(ctx, "service name", &Spanned::new(span, name.clone()))?;
         env(ctx, name, &service.env)?;
+        super::engine::validate(ctx, name, service)?;
         for target in &service.depends_on {
             if !raw.services.contains_key(target.get_ref()) {
                 return Err(StackError::UnknownDependency {
