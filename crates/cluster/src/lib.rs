@@ -20,8 +20,10 @@ pub mod deliver;
 pub mod docker;
 pub mod doctor;
 pub mod env;
+pub mod helm;
 pub mod kubeconfig;
 pub mod minikube;
+pub mod rollout;
 pub mod target;
 pub mod tools;
 
@@ -44,6 +46,12 @@ pub enum Error {
     /// Delivering an image.
     #[error(transparent)]
     Deliver(#[from] deliver::DeliverError),
+    /// Running helm.
+    #[error(transparent)]
+    Helm(#[from] helm::HelmError),
+    /// Rolling a stack out, back, or removing it.
+    #[error(transparent)]
+    Rollout(#[from] rollout::RolloutError),
 }
 
 /// The cluster crate's result type.
