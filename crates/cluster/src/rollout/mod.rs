@@ -24,6 +24,8 @@ mod kstatus;
 mod lease;
 mod manage;
 mod manifest;
+#[cfg(test)]
+mod mock;
 mod outcome;
 mod plan;
 mod run;
