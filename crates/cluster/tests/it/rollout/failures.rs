@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use hoist_cluster::rollout::{self, Action, Cause, Outcome, Stage};
+use hoist_cluster::rollout::{self, Action, Cause, Finding, Outcome, Stage};
 use k8s_openapi::api::apps::v1::Deployment;
 use kube::Api;
 
@@ -23,6 +23,8 @@ enum On {
 
 struct Planted {
     outcome: Outcome,
+    /// The finding of the planted cause.
+    finding: Finding,
     secret: String,
 }
 
@@ -188,7 +190,12 @@ async fn plant(test: &str, on: On, bad: &str, deadline: Duration, cause: Cause) 
             assert_eq!(history, 1);
         }
     }
-    Some(Planted { outcome, secret })
+    let finding = found.clone();
+    Some(Planted {
+        outcome,
+        finding,
+        secret,
+    })
 }
 
 async fn cluster_helm_history(
@@ -213,12 +220,7 @@ async fn a_crash_loop_is_found_with_the_previous_containers_log_lines() {
     else {
         return;
     };
-    let f = planted
-        .outcome
-        .findings
-        .iter()
-        .find(|f| f.cause == Cause::CrashLoop)
-        .unwrap();
+    let f = &planted.finding;
     assert_eq!(f.container.as_deref(), Some("app"));
     assert!(f.pod.as_deref().unwrap().starts_with("probe-app-"), "{f:?}");
     assert!(
@@ -257,12 +259,7 @@ async fn an_image_that_is_not_there_is_named_with_where_it_should_be() {
     else {
         return;
     };
-    let f = planted
-        .outcome
-        .findings
-        .iter()
-        .find(|f| f.cause == Cause::ImageNotFound)
-        .unwrap();
+    let f = &planted.finding;
     assert!(
         f.message.starts_with(
             "ErrImageNeverPull: container app image hoist-rollout-busybox:not-imported"
@@ -286,12 +283,7 @@ async fn a_missing_secret_key_is_named() {
     else {
         return;
     };
-    let f = planted
-        .outcome
-        .findings
-        .iter()
-        .find(|f| f.cause == Cause::MissingConfig)
-        .unwrap();
+    let f = &planted.finding;
     assert!(
         f.message.contains("couldn't find key API_TOKEN in Secret"),
         "{f:?}"
@@ -300,7 +292,7 @@ async fn a_missing_secret_key_is_named() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_container_past_its_memory_limit_is_oom_killed_with_the_limit_named() {
-    let bad = "command: [\"sh\", \"-c\", \"x=$(cat /dev/zero)\"]\nresources:\n  requests:\n    cpu: 10m\n    memory: 8Mi\n  limits:\n    cpu: 100m\n    memory: 16Mi\n";
+    let bad = "command: [\"sh\", \"-c\", \"x=a; while true; do x=$x$x; done\"]\nresources:\n  requests:\n    cpu: 10m\n    memory: 8Mi\n  limits:\n    cpu: 100m\n    memory: 16Mi\n";
     let Some(planted) = plant(
         "oom",
         On::Upgrade,
@@ -312,12 +304,7 @@ async fn a_container_past_its_memory_limit_is_oom_killed_with_the_limit_named() 
     else {
         return;
     };
-    let f = planted
-        .outcome
-        .findings
-        .iter()
-        .find(|f| f.cause == Cause::OomKilled)
-        .unwrap();
+    let f = &planted.finding;
     assert!(f.message.ends_with("its memory limit is 16Mi"), "{f:?}");
 }
 
@@ -335,12 +322,7 @@ async fn a_readiness_probe_that_never_passes_is_reported_at_the_deadline() {
     else {
         return;
     };
-    let f = planted
-        .outcome
-        .findings
-        .iter()
-        .find(|f| f.cause == Cause::ProbeFailing)
-        .unwrap();
+    let f = &planted.finding;
     assert!(
         f.message.starts_with(
             "the readiness probe of container app keeps failing: Readiness probe failed:"
@@ -370,12 +352,7 @@ async fn requests_larger_than_the_node_are_unschedulable_with_both_sizes() {
     else {
         return;
     };
-    let f = planted
-        .outcome
-        .findings
-        .iter()
-        .find(|f| f.cause == Cause::Unschedulable)
-        .unwrap();
+    let f = &planted.finding;
     assert!(f.message.contains("the pod requests cpu 64000m"), "{f:?}");
     assert!(f.message.contains("allocatable cpu 2000m"), "{f:?}");
 }
@@ -394,12 +371,7 @@ async fn a_claim_with_a_storage_class_that_does_not_exist_is_named() {
     else {
         return;
     };
-    let f = planted
-        .outcome
-        .findings
-        .iter()
-        .find(|f| f.cause == Cause::ClaimPending)
-        .unwrap();
+    let f = &planted.finding;
     assert_eq!(f.object, "PersistentVolumeClaim/probe-app-data");
     assert!(
         f.message
