@@ -150,6 +150,11 @@ fn container_terminal(
     c: &ContainerStatus,
     init: bool,
 ) -> Option<Draft> {
+    // Ready now (or an init container that completed): past restarts or
+    // kills do not make it a failure.
+    if c.ready {
+        return None;
+    }
     let container = Some(c.name.as_str());
     if let Some((reason, message)) = waiting(c) {
         if IMAGE_REASONS.contains(&reason) {
@@ -717,6 +722,16 @@ mod tests {
             }))
         };
         assert!(terminal(&ctx(&[status(1)], None)).is_empty());
+        let recovered = pod(serde_json::json!({
+            "metadata": {"name": "api-1"},
+            "status": {"containerStatuses": [{"name": "api", "image": "api:1", "imageID": "", "ready": true,
+                "restartCount": 3, "state": {"running": {}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}
+        }));
+        assert!(
+            terminal(&ctx(&[recovered], None)).is_empty(),
+            "it crashed, then came up"
+        );
         let found = terminal(&ctx(&[status(2)], None));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].finding.cause, Cause::CrashLoop);
