@@ -143,6 +143,46 @@ fn waiting(c: &ContainerStatus) -> Option<(&str, &str)> {
     ))
 }
 
+/// Terminal waiting reasons: the image, the configuration, the runtime.
+fn waiting_terminal(ctx: &Context<'_>, name: &str, c: &ContainerStatus) -> Option<Draft> {
+    let container = Some(c.name.as_str());
+    let (reason, message) = waiting(c)?;
+    if IMAGE_REASONS.contains(&reason) {
+        let fix = match ctx.image {
+            Some(image) => format!(
+                "hoist delivered {} ({}) to {}; check image.repository, image.tag, image.digest and image.pullPolicy in the values (pullPolicy Never needs the image on the node)",
+                image.reference, image.digest, image.delivered_to
+            ),
+            None => "check image.repository, image.tag and image.pullPolicy in the values; import or push the image where the node finds it".to_owned(),
+        };
+        return Some(ctx.draft(
+            name,
+            container,
+            Cause::ImageNotFound,
+            format!(
+                "{reason}: container {} image {}: {message}",
+                c.name, c.image
+            ),
+            Some(fix),
+            None,
+        ));
+    }
+    if reason == "CreateContainerConfigError" {
+        return Some(ctx.draft(name, container, Cause::MissingConfig, format!("CreateContainerConfigError: container {}: {message}", c.name), Some("create the missing Secret or ConfigMap, or add the key to the service's env in hoist.toml (hoist applies them before the release)".to_owned()), None));
+    }
+    if matches!(reason, "CreateContainerError" | "RunContainerError") {
+        return Some(ctx.draft(
+            name,
+            container,
+            Cause::Other,
+            format!("{reason}: container {}: {message}", c.name),
+            None,
+            None,
+        ));
+    }
+    None
+}
+
 fn container_terminal(
     ctx: &Context<'_>,
     pod: &Pod,
@@ -155,42 +195,10 @@ fn container_terminal(
     if c.ready {
         return None;
     }
-    let container = Some(c.name.as_str());
-    if let Some((reason, message)) = waiting(c) {
-        if IMAGE_REASONS.contains(&reason) {
-            let fix = match ctx.image {
-                Some(image) => format!(
-                    "hoist delivered {} ({}) to {}; check image.repository, image.tag, image.digest and image.pullPolicy in the values (pullPolicy Never needs the image on the node)",
-                    image.reference, image.digest, image.delivered_to
-                ),
-                None => "check image.repository, image.tag and image.pullPolicy in the values; import or push the image where the node finds it".to_owned(),
-            };
-            return Some(ctx.draft(
-                name,
-                container,
-                Cause::ImageNotFound,
-                format!(
-                    "{reason}: container {} image {}: {message}",
-                    c.name, c.image
-                ),
-                Some(fix),
-                None,
-            ));
-        }
-        if reason == "CreateContainerConfigError" {
-            return Some(ctx.draft(name, container, Cause::MissingConfig, format!("CreateContainerConfigError: container {}: {message}", c.name), Some("create the missing Secret or ConfigMap, or add the key to the service's env in hoist.toml (hoist applies them before the release)".to_owned()), None));
-        }
-        if matches!(reason, "CreateContainerError" | "RunContainerError") {
-            return Some(ctx.draft(
-                name,
-                container,
-                Cause::Other,
-                format!("{reason}: container {}: {message}", c.name),
-                None,
-                None,
-            ));
-        }
+    if let Some(d) = waiting_terminal(ctx, name, c) {
+        return Some(d);
     }
+    let container = Some(c.name.as_str());
     let state = c.state.as_ref();
     let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref());
     let now = state.and_then(|s| s.terminated.as_ref());
