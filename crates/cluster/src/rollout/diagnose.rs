@@ -167,7 +167,11 @@ fn waiting_terminal(ctx: &Context<'_>, name: &str, c: &ContainerStatus) -> Optio
             None,
         ));
     }
-    if reason == "CreateContainerConfigError" {
+    // Missing for good: `secret "x" not found`, `couldn't find key K in
+    // Secret ns/x`. Others (`failed to sync secret cache`) pass by themselves.
+    if reason == "CreateContainerConfigError"
+        && (message.contains("not found") || message.contains("couldn't find key"))
+    {
         return Some(ctx.draft(name, container, Cause::MissingConfig, format!("CreateContainerConfigError: container {}: {message}", c.name), Some("create the missing Secret or ConfigMap, or add the key to the service's env in hoist.toml (hoist applies them before the release)".to_owned()), None));
     }
     if matches!(reason, "CreateContainerError" | "RunContainerError") {
@@ -497,7 +501,7 @@ pub(crate) fn at_deadline(ctx: &Context<'_>) -> Vec<Draft> {
                         e.involved_object.name.as_deref() == Some(&name)
                             && e.reason.as_deref() == Some("Unhealthy")
                     })
-                    .filter_map(|e| e.message.clone())
+                    .filter_map(|e| e.message.as_deref().map(|m| m.trim().to_owned()))
                     .collect();
                 let probe = unhealthy.last().map_or("readiness", |m| {
                     if m.starts_with("Liveness") {
