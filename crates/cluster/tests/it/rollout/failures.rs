@@ -84,6 +84,12 @@ async fn plant(test: &str, on: On, bad: &str, deadline: Duration, cause: Cause) 
     let found = found.unwrap_or_else(|| panic!("no {cause:?} finding: {:#?}", outcome.findings));
     let planted = recorder.at("app", Stage::Release).unwrap();
     let finding_at = recorder.first_finding("app").unwrap();
+    let waiting = recorder.at("app", Stage::Waiting).unwrap();
+    figure(
+        &format!("{test}: watching -> finding"),
+        finding_at - waiting,
+        Some(deadline),
+    );
     figure(
         &format!("{test}: planted -> finding ({:?})", found.cause),
         finding_at - planted,
