@@ -21,8 +21,10 @@ pub mod docker;
 pub mod doctor;
 pub mod engine;
 pub mod env;
+pub mod helm;
 pub mod kubeconfig;
 pub mod minikube;
+pub mod rollout;
 pub mod target;
 pub mod tools;
 
@@ -48,6 +50,12 @@ pub enum Error {
     /// Running the stack on a plain Docker engine.
     #[error(transparent)]
     Engine(#[from] engine::EngineError),
+    /// Running helm.
+    #[error(transparent)]
+    Helm(#[from] helm::HelmError),
+    /// Rolling a stack out, back, or removing it.
+    #[error(transparent)]
+    Rollout(#[from] rollout::RolloutError),
 }
 
 /// The cluster crate's result type.

@@ -9,6 +9,7 @@ mod detect;
 mod engine;
 mod minikube;
 mod registry;
+mod rollout;
 mod support;
 
 use std::time::Duration;
