@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-pub use schema::{Chart, EnvSpec, Service};
+pub use schema::{Chart, EnvSpec, Registry, RolloutSpec, Service};
 
 use crate::error::{Result, StackError};
 use crate::location::{Location, nearest};
@@ -34,6 +34,8 @@ pub struct Stack {
     pub profiles: Vec<String>,
     /// The services by name.
     pub services: BTreeMap<String, Service>,
+    /// `[registry]`: where images go for clusters that pull from a registry.
+    pub registry: Option<Registry>,
     source: String,
 }
 
@@ -93,6 +95,7 @@ impl Stack {
             profile: profile.map(str::to_owned),
             profiles,
             services: raw.services,
+            registry: raw.registry,
             source,
         })
     }
