@@ -8,7 +8,8 @@
 //! wheels, `node_modules`, `.next`) in place: the imager's prepare steps
 //! are keyed by their paths and inputs, so a second run skips pip and npm.
 
-use std::io::{Read as _, Write as _};
+use std::fmt::Write as _;
+use std::io::Read as _;
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -117,7 +118,8 @@ impl App {
     /// requests (the node has 2 CPUs for every test).
     fn write_profile(&self) {
         let mut text = std::fs::read_to_string(self.stack_file()).unwrap();
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             r#"
 [profiles.e2e]
 namespace = "{ns}"
@@ -135,7 +137,7 @@ namespace = "{ns}"
 "#,
             ns = self.namespace,
             port = self.node_port
-        ));
+        );
         std::fs::write(self.stack_file(), text).unwrap();
     }
 
@@ -156,11 +158,14 @@ namespace = "{ns}"
         ];
         for (key, value) in overrides {
             match vars.iter_mut().find(|(k, _)| k == key) {
-                Some(var) => var.1 = (*value).to_owned(),
+                Some(var) => (*value).clone_into(&mut var.1),
                 None => vars.push(((*key).to_owned(), (*value).to_owned())),
             }
         }
-        let text: String = vars.iter().map(|(k, v)| format!("{k}={v}\n")).collect();
+        let text = vars.iter().fold(String::new(), |mut text, (k, v)| {
+            let _ = writeln!(text, "{k}={v}");
+            text
+        });
         std::fs::write(self.dir().join(".env"), text).unwrap();
         self.planted = vec![password, jwt];
         for (key, value) in overrides {
@@ -312,10 +317,12 @@ pub(crate) fn http(
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
     stream.set_read_timeout(Some(Duration::from_secs(20)))?;
     let auth = token.map_or_else(String::new, |t| format!("Authorization: Bearer {t}\r\n"));
-    write!(
-        stream,
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
-        body.len()
+    std::io::Write::write_fmt(
+        &mut stream,
+        format_args!(
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n{auth}Content-Length: {}\r\n\r\n{body}",
+            body.len()
+        ),
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;

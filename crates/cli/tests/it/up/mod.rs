@@ -17,6 +17,8 @@
 //! daemon) hoist loads the images there; otherwise they go through the
 //! registry in `HOIST_TEST_REGISTRY`, by digest.
 
+mod cluster;
+
 use std::path::Path;
 
 use serde_json::Value;
