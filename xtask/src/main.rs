@@ -4,6 +4,7 @@
 mod bases;
 mod bench_build;
 mod bench_load;
+mod bench_up;
 mod cmd;
 mod fuzz;
 mod k8s;
@@ -28,6 +29,8 @@ enum Command {
     BenchBuild(bench_build::Args),
     /// Benchmark image delivery: hoist load against docker load and skopeo copy.
     BenchLoad(bench_load::Args),
+    /// Benchmark `hoist up` against the manual Helm procedure on the test cluster.
+    BenchUp(bench_up::Args),
     /// The single-node test cluster (Kubernetes 1.20 from Debian's source package).
     K8s(k8s::Args),
 }
@@ -38,6 +41,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bases(args) => bases::run(&args),
         Command::BenchBuild(args) => bench_build::run(&args),
         Command::BenchLoad(args) => bench_load::run(&args),
+        Command::BenchUp(args) => bench_up::run(&args),
         Command::K8s(args) => k8s::run(&args),
     }
 }

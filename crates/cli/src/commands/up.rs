@@ -138,3 +138,91 @@ pub(crate) fn findings(findings: &[Finding]) -> String {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use hoist_cluster::rollout::{Cause, ServiceOutcome};
+    use hoist_cluster::target::Delivery;
+    use hoist_deploy::{Access, ServiceSummary};
+
+    use super::*;
+
+    fn service(
+        name: &str,
+        action: Action,
+        revision: u32,
+        access: Option<Access>,
+    ) -> ServiceSummary {
+        ServiceSummary {
+            service: name.to_owned(),
+            build: None,
+            deliver: None,
+            rollout: Some(ServiceOutcome {
+                service: name.to_owned(),
+                action,
+                revision: Some(revision),
+                ready: 1,
+                desired: 1,
+                restarts: u32::from(action == Action::RolledBack) * 3,
+                duration: Duration::from_secs(4),
+            }),
+            image: Some(format!("sha256:{}", name.len().to_string().repeat(12))),
+            access,
+            skipped: Vec::new(),
+        }
+    }
+
+    fn outcome(succeeded: bool) -> UpOutcome {
+        let backend = if succeeded {
+            Action::Upgraded
+        } else {
+            Action::RolledBack
+        };
+        UpOutcome {
+            project: "todo-chatbot".to_owned(),
+            namespace: "todo".to_owned(),
+            context: "hoist".to_owned(),
+            target: "context hoist is a remote cluster at https://127.0.0.1:6443; images are pushed to a registry (--registry)".to_owned(),
+            delivery: Delivery::Registry,
+            succeeded,
+            run_id: "20261201-170000-1".to_owned(),
+            report: (!succeeded).then(|| ".hoist/runs/20261201-170000-1/report.json".into()),
+            services: vec![
+                service("database", Action::Unchanged, 1, None),
+                service("backend", backend, 2, None),
+                service(
+                    "frontend",
+                    if succeeded {
+                        Action::Unchanged
+                    } else {
+                        Action::NotStarted
+                    },
+                    1,
+                    Some(Access::Url("http://127.0.0.1:30080".to_owned())),
+                ),
+            ],
+            findings: if succeeded {
+                Vec::new()
+            } else {
+                vec![Finding {
+                    service: "backend".to_owned(),
+                    object: "Pod/todo-chatbot-backend-5d9c-x2".to_owned(),
+                    pod: Some("todo-chatbot-backend-5d9c-x2".to_owned()),
+                    container: Some("backend".to_owned()),
+                    cause: Cause::CrashLoop,
+                    message: "exited with code 2 after 3 restarts".to_owned(),
+                    fix: Some("fix the start-up error in the log below".to_owned()),
+                    logs: vec!["todo-api: JWT_SECRET must be at least 32 characters long".to_owned()],
+                }]
+            },
+        }
+    }
+
+    #[test]
+    fn the_table_and_the_failure_report_read_as_documented() {
+        insta::assert_snapshot!("up-ready", human(&outcome(true)));
+        insta::assert_snapshot!("up-failed", human(&outcome(false)));
+    }
+}
