@@ -235,6 +235,25 @@ fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command()
     assert_eq!(status, 200, "the previous backend serves: {body}");
     app.write_env(&[("OPENAI_MODEL", "e2e-model")]);
 
+    // rollback: the backend goes back one revision, gated on readiness.
+    let before = app.pod_uids("backend");
+    let (code, rolled) = app.hoist_json(&["rollback", "backend"]);
+    assert_eq!(code, 0, "{rolled}");
+    assert_eq!(rolled["succeeded"], true, "{rolled}");
+    let backend = rolled["rollbacks"][0]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "backend")
+        .unwrap_or_else(|| panic!("{rolled}"));
+    assert_eq!(backend["ready"], backend["desired"], "{rolled}");
+    assert!(
+        app.pod_uids("backend")
+            .iter()
+            .all(|uid| !before.contains(uid)),
+        "the rollback replaced the backend's pods"
+    );
+
     // status, logs and render.
     let (code, status) = app.hoist_json(&["status"]);
     assert_eq!(code, 0, "{status}");
