@@ -204,6 +204,26 @@ namespace = "{ns}"
         command.output().unwrap()
     }
 
+    /// Whether this run's images go through the registry (the kubelet runs
+    /// on containerd, which pulls).
+    pub(crate) fn via_registry(&self) -> bool {
+        self.registry.is_some()
+    }
+
+    /// `hoist ARGS` without the run's `--registry`.
+    pub(crate) fn hoist_without_registry(&self, args: &[&str]) -> Output {
+        let plain = Self {
+            root: self.root.clone(),
+            namespace: self.namespace.clone(),
+            node_port: self.node_port,
+            kubeconfig: self.kubeconfig.clone(),
+            docker_host: self.docker_host.clone(),
+            registry: None,
+            planted: self.planted.clone(),
+        };
+        plain.hoist(args)
+    }
+
     /// `hoist ARGS --json`: the exit code and the document.
     pub(crate) fn hoist_json(&self, args: &[&str]) -> (i32, Value) {
         let mut with_json = args.to_vec();

@@ -86,6 +86,20 @@ fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command()
     let mut app = App::new("up-app", NODE_PORT, Some(kubeconfig));
     delete_leftovers(&app);
 
+    // A cluster hoist cannot load into, and no registry: both fixes named,
+    // before anything is built.
+    if app.via_registry() {
+        let output = app.hoist_without_registry(&["up"]);
+        let stderr = text(&output.stderr);
+        assert_eq!(output.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("has no way to get hoist's images")
+                && stderr.contains("pass --registry HOST[/PREFIX] (or add a [registry] table to")
+                && stderr.contains("`minikube start`"),
+            "{stderr}"
+        );
+    }
+
     // From nothing to all Ready, with the URL that works here.
     let (code, first) = app.hoist_json(&["up"]);
     assert_eq!(code, 0, "{first}");
