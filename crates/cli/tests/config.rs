@@ -134,7 +134,7 @@ fn json_output_redacts_secrets() {
         ["db", "api"]
     );
     let api = &services[1];
-    assert_eq!(api["config_map"], "shop-api-config");
+    assert_eq!(api["config_map"], "shop-api-config-b85df6c899");
     let upstream = api["vars"]
         .as_array()
         .unwrap()
@@ -173,7 +173,7 @@ fn render_redacts_secrets_unless_asked() {
         .collect();
     let api_secret = docs
         .iter()
-        .find(|d| d["metadata"]["name"] == "shop-api-secret")
+        .find(|d| d["metadata"]["name"] == "shop-api-secret-3a1a66285e")
         .unwrap();
     let decoded = |key: &str| {
         let encoded = api_secret["data"][key].as_str().unwrap();

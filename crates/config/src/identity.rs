@@ -10,21 +10,55 @@ use sha2::{Digest, Sha256};
 use crate::classify::Target;
 use crate::mapping::ServiceEnv;
 
+/// SHA-256 (hex) over named sections of sorted data.
+fn hash_data(sections: &[(&str, BTreeMap<String, String>)]) -> String {
+    let mut hasher = Sha256::new();
+    for (section, data) in sections {
+        hasher.update(section.as_bytes());
+        hasher.update([0]);
+        for (key, value) in data {
+            // Lengths first, so no two different maps hash the same bytes.
+            hasher.update((key.len() as u64).to_be_bytes());
+            hasher.update(key.as_bytes());
+            hasher.update((value.len() as u64).to_be_bytes());
+            hasher.update(value.as_bytes());
+        }
+    }
+    hex::encode(hasher.finalize())
+}
+
 /// The pod template annotation whose change rolls the pods when the
 /// configuration changes, without an image rebuild.
 pub const CONFIG_HASH_ANNOTATION: &str = "hoist.dev/config-hash";
 
 impl ServiceEnv {
-    /// `<project>-<service>-config`.
+    /// `<project>-<service>-config-<hash10>`: named by the first ten hex
+    /// digits of the SHA-256 over its data, as kustomize's generators name
+    /// theirs, so a change makes a new (immutable) object and a rollback
+    /// finds the old one.
     #[must_use]
     pub fn config_map_name(&self) -> String {
-        format!("{}-{}-config", self.project, self.service)
+        let hash = hash_data(&[("configmap", self.data(Target::ConfigMap))]);
+        format!("{}-{}-config-{}", self.project, self.service, &hash[..10])
     }
 
-    /// `<project>-<service>-secret`.
+    /// `<project>-<service>-secret-<hash10>`, as [`ServiceEnv::config_map_name`]
+    /// over the Secret's data.
     #[must_use]
     pub fn secret_name(&self) -> String {
-        format!("{}-{}-secret", self.project, self.service)
+        let hash = hash_data(&[("secret", self.data(Target::Secret))]);
+        format!("{}-{}-secret-{}", self.project, self.service, &hash[..10])
+    }
+
+    /// The label selector of every configuration object hoist made for the
+    /// service, all revisions: `app.kubernetes.io/name=<service>,...`.
+    #[must_use]
+    pub fn selector(&self) -> String {
+        self.labels()
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The `app.kubernetes.io` labels of the service's objects: `name` is
@@ -57,19 +91,10 @@ impl ServiceEnv {
     /// Secret, for [`CONFIG_HASH_ANNOTATION`] on the pod template.
     #[must_use]
     pub fn config_hash(&self) -> String {
-        let mut hasher = Sha256::new();
-        for (section, target) in [("configmap", Target::ConfigMap), ("secret", Target::Secret)] {
-            hasher.update(section.as_bytes());
-            hasher.update([0]);
-            for (key, value) in self.data(target) {
-                // Lengths first, so no two different maps hash the same bytes.
-                hasher.update((key.len() as u64).to_be_bytes());
-                hasher.update(key.as_bytes());
-                hasher.update((value.len() as u64).to_be_bytes());
-                hasher.update(value.as_bytes());
-            }
-        }
-        hex::encode(hasher.finalize())
+        hash_data(&[
+            ("configmap", self.data(Target::ConfigMap)),
+            ("secret", self.data(Target::Secret)),
+        ])
     }
 
     /// The variables as `KEY=value` for a container on Docker, secrets

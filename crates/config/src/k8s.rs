@@ -33,6 +33,8 @@ impl ServiceEnv {
         ConfigMap {
             metadata: self.meta(self.config_map_name()),
             data: Some(self.data(Target::ConfigMap)),
+            // Content-named: a change is a new object, never an edit.
+            immutable: Some(true),
             ..ConfigMap::default()
         }
     }
@@ -50,6 +52,7 @@ impl ServiceEnv {
                     .map(|(k, v)| (k, ByteString(v.into_bytes())))
                     .collect(),
             ),
+            immutable: Some(true),
             ..Secret::default()
         }
     }

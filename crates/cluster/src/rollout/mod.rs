@@ -14,10 +14,20 @@
 //! # Ok(()) }
 //! ```
 
+mod config;
+mod diagnose;
 mod error;
 mod events;
+mod evidence;
+mod fingerprint;
+mod kstatus;
+mod lease;
+mod manage;
+mod manifest;
 mod outcome;
 mod plan;
+mod run;
+mod wait;
 
 pub use error::RolloutError;
 pub use events::{Event, NoReporter, Reporter, Stage};
@@ -31,14 +41,12 @@ pub use plan::{ConfigObjects, DEFAULT_DEADLINE, ImageRef, Options, Plan, Release
 /// [`RolloutError::Locked`] when another run holds the namespace, and API
 /// or report errors that stop the run; a service that fails is an
 /// [`Outcome`] with findings, not an error.
-#[allow(clippy::unused_async)] // skeleton
 pub async fn deploy(
     target: &Target,
     plan: &Plan,
     reporter: &dyn Reporter,
 ) -> Result<Outcome, RolloutError> {
-    let _ = (target, plan, reporter);
-    Err(unimplemented_yet())
+    run::Run::new(target, plan, reporter).deploy().await
 }
 
 /// Rolls `service` back to `to_revision` (the last deployed revision before
@@ -47,7 +55,6 @@ pub async fn deploy(
 /// # Errors
 ///
 /// As [`deploy`], plus [`RolloutError::UnknownService`] and [`RolloutError::NoRevision`].
-#[allow(clippy::unused_async)] // skeleton
 pub async fn rollback(
     target: &Target,
     plan: &Plan,
@@ -55,17 +62,16 @@ pub async fn rollback(
     to_revision: Option<u32>,
     reporter: &dyn Reporter,
 ) -> Result<Outcome, RolloutError> {
-    let _ = (target, plan, service, to_revision, reporter);
-    Err(unimplemented_yet())
+    manage::rollback(target, plan, service, to_revision, reporter).await
 }
 
 /// Uninstalls `services` (every service of the plan when empty), dependents
-/// first, with their configuration objects; their claims too with `volumes`.
+/// first, with their configuration objects; their claims too with `volumes`
+/// (claims labelled `app.kubernetes.io/instance=<release>`).
 ///
 /// # Errors
 ///
 /// As [`deploy`], plus [`RolloutError::UnknownService`].
-#[allow(clippy::unused_async)] // skeleton
 pub async fn remove(
     target: &Target,
     plan: &Plan,
@@ -73,8 +79,7 @@ pub async fn remove(
     volumes: bool,
     reporter: &dyn Reporter,
 ) -> Result<Removed, RolloutError> {
-    let _ = (target, plan, services, volumes, reporter);
-    Err(unimplemented_yet())
+    manage::remove(target, plan, services, volumes, reporter).await
 }
 
 /// Every service of the plan as the cluster has it.
@@ -82,15 +87,6 @@ pub async fn remove(
 /// # Errors
 ///
 /// API and helm errors.
-#[allow(clippy::unused_async)] // skeleton
 pub async fn status(target: &Target, plan: &Plan) -> Result<Vec<ServiceStatus>, RolloutError> {
-    let _ = (target, plan);
-    Err(unimplemented_yet())
-}
-
-fn unimplemented_yet() -> RolloutError {
-    RolloutError::UnknownService {
-        service: "(skeleton)".to_owned(),
-        known: "the engine is not implemented yet on this commit".to_owned(),
-    }
+    manage::status(target, plan).await
 }

@@ -27,8 +27,23 @@ fn objects_are_named_labelled_and_hashed() {
     insta::assert_yaml_snapshot!("api-config-map", api.config_map());
     insta::assert_yaml_snapshot!("api-secret", api.secret());
     insta::assert_yaml_snapshot!("api-secret-redacted", api.redacted_secret());
-    assert_eq!(api.config_map_name(), "shop-api-config");
-    assert_eq!(api.secret_name(), "shop-api-secret");
+    let config_map = api.config_map_name();
+    let secret = api.secret_name();
+    let hex10 = |name: &str, prefix: &str| {
+        let hash = name
+            .strip_prefix(prefix)
+            .unwrap_or_else(|| panic!("{name}"));
+        hash.len() == 10 && hash.bytes().all(|b| b.is_ascii_hexdigit())
+    };
+    assert!(hex10(&config_map, "shop-api-config-"), "{config_map}");
+    assert!(hex10(&secret, "shop-api-secret-"), "{secret}");
+    assert_eq!(
+        api.config_map().metadata.name.as_deref(),
+        Some(&*config_map)
+    );
+    assert_eq!(api.secret().metadata.name.as_deref(), Some(&*secret));
+    assert_eq!(api.config_map().immutable, Some(true));
+    assert_eq!(api.secret().immutable, Some(true));
     assert_eq!(
         api.docker_env(),
         [
@@ -74,6 +89,29 @@ fn the_hash_follows_every_change_and_nothing_else() {
         hash("LOG_LEVEL=a\nWEBHOOK=b\n"),
         "boundaries between entries"
     );
+}
+
+#[test]
+fn each_object_is_named_by_its_own_data() {
+    let names = |env: &str| {
+        let api = mapping(env).services["api"].clone();
+        (api.config_map_name(), api.secret_name())
+    };
+    let (config_map, secret) = names(ENV);
+    let (changed_config, same_secret) =
+        names("LOG_LEVEL=debug\nSESSION_KEY=not-so-secret\nWEBHOOK=plain-words\n");
+    assert_ne!(
+        config_map, changed_config,
+        "a config value renames the ConfigMap"
+    );
+    assert_eq!(secret, same_secret, "and leaves the Secret's name");
+    let (same_config, changed_secret) =
+        names("LOG_LEVEL=info\nSESSION_KEY=not-so-secreT\nWEBHOOK=plain-words\n");
+    assert_eq!(
+        config_map, same_config,
+        "a secret value leaves the ConfigMap's name"
+    );
+    assert_ne!(secret, changed_secret, "and renames the Secret");
 }
 
 #[test]

@@ -1,0 +1,212 @@
+//! The configuration objects hoist applies itself before a release: the
+//! namespace when missing, each service's content-named immutable ConfigMap
+//! and Secret by server-side apply (field manager `hoist`), and pruning of
+//! old ones that no stored revision of the release references.
+
+use std::collections::BTreeSet;
+use std::io::Read;
+
+use base64::Engine;
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret};
+use kube::api::{DeleteParams, ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+
+use super::error::RolloutError;
+use super::plan::ConfigObjects;
+
+/// How many of a service's newest configuration objects are kept anyway.
+const KEEP: usize = 3;
+
+fn kube_error(namespace: &str, action: String) -> impl FnOnce(kube::Error) -> RolloutError {
+    let namespace = namespace.to_owned();
+    move |source| RolloutError::Kube {
+        action,
+        namespace,
+        source,
+    }
+}
+
+/// Creates `namespace` unless it exists (as `helm --create-namespace`).
+pub(crate) async fn ensure_namespace(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<(), RolloutError> {
+    let api: Api<Namespace> = Api::all(client.clone());
+    if api
+        .get_opt(namespace)
+        .await
+        .map_err(kube_error(namespace, "reading the namespace".into()))?
+        .is_some()
+    {
+        return Ok(());
+    }
+    let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
+    api.patch(namespace, &PatchParams::apply("hoist"), &Patch::Apply(&ns))
+        .await
+        .map_err(kube_error(namespace, "creating the namespace".into()))?;
+    Ok(())
+}
+
+/// Applies the ConfigMap and the Secret into `namespace`.
+pub(crate) async fn apply(
+    client: &kube::Client,
+    namespace: &str,
+    objects: &ConfigObjects,
+) -> Result<(), RolloutError> {
+    let params = PatchParams::apply("hoist").force();
+    let mut cm = objects.config_map.clone();
+    cm.metadata.namespace = Some(namespace.to_owned());
+    let name = cm.name_any();
+    let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": cm.metadata, "data": cm.data, "immutable": cm.immutable});
+    Api::<ConfigMap>::namespaced(client.clone(), namespace)
+        .patch(&name, &params, &Patch::Apply(&cm))
+        .await
+        .map_err(kube_error(namespace, format!("applying ConfigMap {name}")))?;
+    let mut secret = objects.secret.clone();
+    secret.metadata.namespace = Some(namespace.to_owned());
+    let name = secret.name_any();
+    let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": secret.metadata, "type": secret.type_, "data": secret.data, "immutable": secret.immutable});
+    Api::<Secret>::namespaced(client.clone(), namespace)
+        .patch(&name, &params, &Patch::Apply(&secret))
+        .await
+        .map_err(kube_error(namespace, format!("applying Secret {name}")))?;
+    Ok(())
+}
+
+/// The text of every revision helm keeps of `release` (its storage
+/// Secrets `sh.helm.release.v1.<release>.v<n>`: base64 of gzip of JSON).
+async fn stored_revisions(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+) -> Result<Vec<String>, RolloutError> {
+    let lp = ListParams::default().labels(&format!("owner=helm,name={release}"));
+    let list = Api::<Secret>::namespaced(client.clone(), namespace)
+        .list(&lp)
+        .await
+        .map_err(kube_error(
+            namespace,
+            format!("listing the stored revisions of release {release}"),
+        ))?;
+    let mut out = Vec::new();
+    for secret in list.items {
+        let Some(data) = secret.data.as_ref().and_then(|d| d.get("release")) else {
+            continue;
+        };
+        let Ok(gz) = base64::engine::general_purpose::STANDARD.decode(&data.0) else {
+            continue;
+        };
+        let mut text = String::new();
+        if flate2::read::GzDecoder::new(gz.as_slice())
+            .read_to_string(&mut text)
+            .is_ok()
+        {
+            out.push(text);
+        }
+    }
+    Ok(out)
+}
+
+/// Deletes the service's older configuration objects: kept are the
+/// current ones, those any stored revision of `release` names (so `helm
+/// rollback` finds them), and the newest few.
+pub(crate) async fn prune(
+    client: &kube::Client,
+    namespace: &str,
+    release: &str,
+    objects: &ConfigObjects,
+) -> Result<Vec<String>, RolloutError> {
+    let Some(labels) = objects
+        .config_map
+        .metadata
+        .labels
+        .as_ref()
+        .filter(|l| !l.is_empty())
+    else {
+        return Ok(Vec::new());
+    };
+    let selector = labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let revisions = stored_revisions(client, namespace, release).await?;
+    let current: BTreeSet<String> = [objects.config_map_name(), objects.secret_name()].into();
+    let lp = ListParams::default().labels(&selector);
+    let mut deleted = Vec::new();
+    let cms = Api::<ConfigMap>::namespaced(client.clone(), namespace);
+    let list = cms.list(&lp).await.map_err(kube_error(
+        namespace,
+        format!("listing ConfigMaps {selector}"),
+    ))?;
+    for name in unused(
+        list.items
+            .iter()
+            .map(|o| (o.name_any(), o.creation_timestamp())),
+        &current,
+        &revisions,
+    ) {
+        cms.delete(&name, &DeleteParams::default())
+            .await
+            .map_err(kube_error(namespace, format!("deleting ConfigMap {name}")))?;
+        deleted.push(format!("ConfigMap/{name}"));
+    }
+    let secrets = Api::<Secret>::namespaced(client.clone(), namespace);
+    let list = secrets
+        .list(&lp)
+        .await
+        .map_err(kube_error(namespace, format!("listing Secrets {selector}")))?;
+    for name in unused(
+        list.items
+            .iter()
+            .map(|o| (o.name_any(), o.creation_timestamp())),
+        &current,
+        &revisions,
+    ) {
+        secrets
+            .delete(&name, &DeleteParams::default())
+            .await
+            .map_err(kube_error(namespace, format!("deleting Secret {name}")))?;
+        deleted.push(format!("Secret/{name}"));
+    }
+    Ok(deleted)
+}
+
+type Created = Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>;
+
+fn unused(
+    objects: impl Iterator<Item = (String, Created)>,
+    current: &BTreeSet<String>,
+    revisions: &[String],
+) -> Vec<String> {
+    let mut objects: Vec<_> = objects.collect();
+    objects.sort_by(|a, b| b.1.as_ref().map(|t| t.0).cmp(&a.1.as_ref().map(|t| t.0)));
+    objects
+        .into_iter()
+        .skip(KEEP)
+        .map(|(name, _)| name)
+        .filter(|name| {
+            !current.contains(name) && !revisions.iter().any(|r| r.contains(&format!("\"{name}\"")))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    use k8s_openapi::jiff::Timestamp;
+
+    #[test]
+    fn old_objects_go_unless_current_newest_or_referenced() {
+        let at = |s: i64| Some(Time(Timestamp::from_second(s).unwrap()));
+        let objects = (1..=6).map(|i| (format!("app-config-{i}"), at(i)));
+        let current = BTreeSet::from(["app-config-1".to_owned()]);
+        let revisions =
+            vec![r#"{"config":{"config":{"existingConfigMap":"app-config-2"}}}"#.to_owned()];
+        assert_eq!(
+            unused(objects, &current, &revisions),
+            vec!["app-config-3".to_owned()]
+        );
+    }
+}

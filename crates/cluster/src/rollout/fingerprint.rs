@@ -1,0 +1,355 @@
+//! "Nothing changed, nothing done": per service a fingerprint of the
+//! chart's files, the values files, the values hoist sets (image digest,
+//! config names and hash included) and the image digest.
+//!
+//! Where it is recorded: after a service became Ready, hoist writes the
+//! annotation `hoist.dev/fingerprint` on each workload (Deployment,
+//! StatefulSet, DaemonSet) of the release, by server-side apply with field
+//! manager `hoist`, as `<sha256> generation=<n> revision=<r>`. Helm's
+//! three-way merge keeps annotations it did not set. A later pass lists the
+//! namespace's workloads (one list per kind for the whole plan) and skips a
+//! service when each of its workloads carries the same fingerprint at the
+//! same `metadata.generation` (so a `helm rollback` or `kubectl edit` in
+//! between, which changes the spec, is noticed) and is Ready. A release
+//! with no workload is never skipped.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use kube::api::{ListParams, Patch, PatchParams};
+use kube::{Api, ResourceExt};
+use sha2::{Digest, Sha256};
+
+use super::error::RolloutError;
+use super::kstatus::{self, Replicas, Status};
+use super::manifest::{Kind, Owned};
+use super::plan::ReleasePlan;
+
+/// The annotation.
+pub(crate) const ANNOTATION: &str = "hoist.dev/fingerprint";
+const RELEASE_ANNOTATION: &str = "meta.helm.sh/release-name";
+/// The pod template annotation the charts set from `configHash`.
+const CONFIG_HASH: &str = "hoist.dev/config-hash";
+
+/// The fingerprint of `release`.
+pub(crate) fn compute(release: &ReleasePlan) -> Result<String, RolloutError> {
+    let read_error = |path: &Path| {
+        let (service, path) = (release.service.clone(), path.to_path_buf());
+        move |source| RolloutError::Read {
+            service,
+            path,
+            source,
+        }
+    };
+    let mut h = Sha256::new();
+    let mut field = |tag: &str, bytes: &[u8]| {
+        h.update(tag.as_bytes());
+        h.update((bytes.len() as u64).to_be_bytes());
+        h.update(bytes);
+    };
+    let mut files = Vec::new();
+    collect(&release.chart, &release.chart, &mut files).map_err(read_error(&release.chart))?;
+    files.sort();
+    for rel in files {
+        let path = release.chart.join(&rel);
+        let bytes = std::fs::read(&path).map_err(read_error(&path))?;
+        field("chart-file", rel.as_bytes());
+        field("content", &bytes);
+    }
+    for values in &release.values_files {
+        let bytes = std::fs::read(values).map_err(read_error(values))?;
+        field("values-file", &bytes);
+    }
+    for (k, v) in release.helm_values() {
+        field("set", format!("{k}={v}").as_bytes());
+    }
+    if let Some(image) = &release.image {
+        field("image", image.reference.as_bytes());
+        field("digest", image.digest.as_bytes());
+    }
+    if let Some(config) = &release.config {
+        field("config-hash", config.hash.as_bytes());
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// Relative paths of every file under `dir` (or `""` for a packaged chart).
+fn collect(root: &Path, dir: &Path, out: &mut Vec<String>) -> std::io::Result<()> {
+    if dir.is_file() {
+        out.push(String::new());
+        return Ok(());
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let path = entry?.path();
+        if path.is_dir() {
+            collect(root, &path, out)?;
+        } else {
+            out.push(
+                path.strip_prefix(root)
+                    .unwrap_or(&path)
+                    .to_string_lossy()
+                    .into_owned(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A workload as the last pass left it.
+#[derive(Debug, Clone)]
+pub(crate) struct Recorded {
+    pub(crate) fingerprint: Option<String>,
+    pub(crate) generation: i64,
+    pub(crate) at_generation: Option<i64>,
+    pub(crate) revision: Option<u32>,
+    pub(crate) ready: bool,
+    pub(crate) replicas: Replicas,
+    pub(crate) config_hash: Option<String>,
+    pub(crate) created: Option<k8s_openapi::jiff::Timestamp>,
+}
+
+/// Every release's workloads in `namespace`: one list per workload kind.
+pub(crate) async fn read(
+    client: &kube::Client,
+    namespace: &str,
+) -> Result<BTreeMap<String, Vec<Recorded>>, RolloutError> {
+    let err = |kind: &str| {
+        let action = format!("listing {kind}s");
+        let namespace = namespace.to_owned();
+        move |source| RolloutError::Kube {
+            action,
+            namespace,
+            source,
+        }
+    };
+    let lp = ListParams::default();
+    let mut out: BTreeMap<String, Vec<Recorded>> = BTreeMap::new();
+    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace)
+        .list(&lp)
+        .await
+        .map_err(err("Deployment"))?;
+    for d in deployments.items {
+        let status = kstatus::deployment(&d);
+        let hash = d
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(CONFIG_HASH).cloned());
+        push(
+            &mut out,
+            &d,
+            &status,
+            kstatus::deployment_replicas(&d),
+            hash,
+        );
+    }
+    let statefulsets = Api::<StatefulSet>::namespaced(client.clone(), namespace)
+        .list(&lp)
+        .await
+        .map_err(err("StatefulSet"))?;
+    for s in statefulsets.items {
+        let status = kstatus::statefulset(&s);
+        let hash = s
+            .spec
+            .as_ref()
+            .and_then(|s| s.template.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(CONFIG_HASH).cloned());
+        push(
+            &mut out,
+            &s,
+            &status,
+            kstatus::statefulset_replicas(&s),
+            hash,
+        );
+    }
+    let daemonsets = Api::<DaemonSet>::namespaced(client.clone(), namespace)
+        .list(&lp)
+        .await
+        .map_err(err("DaemonSet"))?;
+    for d in daemonsets.items {
+        let status = kstatus::daemonset(&d);
+        push(&mut out, &d, &status, kstatus::daemonset_replicas(&d), None);
+    }
+    Ok(out)
+}
+
+fn push<K: ResourceExt>(
+    out: &mut BTreeMap<String, Vec<Recorded>>,
+    o: &K,
+    status: &Status,
+    replicas: Replicas,
+    config_hash: Option<String>,
+) {
+    let Some(release) = o.annotations().get(RELEASE_ANNOTATION) else {
+        return;
+    };
+    let record = o.annotations().get(ANNOTATION).map(|v| parse(v));
+    let (fingerprint, at_generation, revision) = record.unwrap_or_default();
+    out.entry(release.clone()).or_default().push(Recorded {
+        fingerprint,
+        generation: o.meta().generation.unwrap_or(0),
+        at_generation,
+        revision,
+        ready: *status == Status::Ready,
+        replicas,
+        config_hash: config_hash.filter(|h| !h.is_empty()),
+        created: o.meta().creation_timestamp.as_ref().map(|t| t.0),
+    });
+}
+
+fn parse(value: &str) -> (Option<String>, Option<i64>, Option<u32>) {
+    let mut parts = value.split(' ');
+    let fingerprint = parts.next().map(str::to_owned);
+    let (mut generation, mut revision) = (None, None);
+    for part in parts {
+        if let Some(g) = part.strip_prefix("generation=") {
+            generation = g.parse().ok();
+        } else if let Some(r) = part.strip_prefix("revision=") {
+            revision = r.parse().ok();
+        }
+    }
+    (fingerprint, generation, revision)
+}
+
+/// Whether `workloads` show `fingerprint`, unchanged since, and are Ready.
+pub(crate) fn unchanged(workloads: &[Recorded], fingerprint: &str) -> bool {
+    !workloads.is_empty()
+        && workloads.iter().all(|w| {
+            w.ready
+                && w.fingerprint.as_deref() == Some(fingerprint)
+                && w.at_generation == Some(w.generation)
+        })
+}
+
+/// Writes `fingerprint` on the release's workloads.
+pub(crate) async fn record(
+    client: &kube::Client,
+    namespace: &str,
+    owned: &[Owned],
+    fingerprint: &str,
+    revision: Option<u32>,
+) -> Result<(), RolloutError> {
+    for o in owned.iter().filter(|o| o.kind.is_workload()) {
+        let result = match o.kind {
+            Kind::Deployment => {
+                annotate::<Deployment>(
+                    client,
+                    namespace,
+                    &o.name,
+                    "apps/v1",
+                    "Deployment",
+                    fingerprint,
+                    revision,
+                )
+                .await
+            }
+            Kind::StatefulSet => {
+                annotate::<StatefulSet>(
+                    client,
+                    namespace,
+                    &o.name,
+                    "apps/v1",
+                    "StatefulSet",
+                    fingerprint,
+                    revision,
+                )
+                .await
+            }
+            _ => {
+                annotate::<DaemonSet>(
+                    client,
+                    namespace,
+                    &o.name,
+                    "apps/v1",
+                    "DaemonSet",
+                    fingerprint,
+                    revision,
+                )
+                .await
+            }
+        };
+        result.map_err(|source| RolloutError::Kube {
+            action: format!("recording the fingerprint on {}", o.object()),
+            namespace: namespace.to_owned(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+async fn annotate<K>(
+    client: &kube::Client,
+    namespace: &str,
+    name: &str,
+    api_version: &str,
+    kind: &str,
+    fingerprint: &str,
+    revision: Option<u32>,
+) -> Result<(), kube::Error>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let api: Api<K> = Api::namespaced(client.clone(), namespace);
+    let generation = api.get(name).await?.meta().generation.unwrap_or(0);
+    let mut value = format!("{fingerprint} generation={generation}");
+    if let Some(r) = revision {
+        use std::fmt::Write as _;
+        let _ = write!(value, " revision={r}");
+    }
+    let patch = serde_json::json!({
+        "apiVersion": api_version,
+        "kind": kind,
+        "metadata": {"name": name, "annotations": {ANNOTATION: value}},
+    });
+    api.patch(
+        name,
+        &PatchParams::apply("hoist").force(),
+        &Patch::Apply(&patch),
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn recorded(fp: &str, generation: i64, recorded: i64, ready: bool) -> Recorded {
+        Recorded {
+            fingerprint: Some(fp.into()),
+            generation,
+            at_generation: Some(recorded),
+            revision: Some(1),
+            ready,
+            replicas: Replicas::default(),
+            config_hash: None,
+            created: None,
+        }
+    }
+
+    #[test]
+    fn skipped_only_when_same_fingerprint_same_generation_and_ready() {
+        assert!(unchanged(&[recorded("a", 2, 2, true)], "a"));
+        assert!(
+            !unchanged(&[recorded("a", 2, 2, true)], "b"),
+            "changed plan"
+        );
+        assert!(
+            !unchanged(&[recorded("a", 3, 2, true)], "a"),
+            "spec changed since (helm rollback, kubectl edit)"
+        );
+        assert!(!unchanged(&[recorded("a", 2, 2, false)], "a"), "not Ready");
+        assert!(!unchanged(&[], "a"), "no workload");
+        assert_eq!(
+            parse("abc generation=4 revision=7"),
+            (Some("abc".into()), Some(4), Some(7))
+        );
+    }
+}

@@ -1,0 +1,305 @@
+//! The other entry points: rolling one service back by hand, the stack's
+//! status, and removing it.
+
+use std::time::Instant;
+
+use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{DeleteParams, ListParams};
+use kube::{Api, ResourceExt};
+
+use super::error::RolloutError;
+use super::events::{Event, Reporter, Stage};
+use super::fingerprint;
+use super::lease;
+use super::outcome::{Action, Outcome, Removed, ServiceOutcome, ServiceStatus};
+use super::plan::{Plan, ReleasePlan, Target};
+use super::run::Run;
+
+fn find<'p>(plan: &'p Plan, service: &str) -> Result<&'p ReleasePlan, RolloutError> {
+    plan.release(service)
+        .ok_or_else(|| RolloutError::UnknownService {
+            service: service.to_owned(),
+            known: plan
+                .releases()
+                .map(|r| r.service.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
+}
+
+fn kube_error(namespace: &str, action: String) -> impl FnOnce(kube::Error) -> RolloutError {
+    let namespace = namespace.to_owned();
+    move |source| RolloutError::Kube {
+        action,
+        namespace,
+        source,
+    }
+}
+
+pub(crate) async fn rollback(
+    target: &Target,
+    plan: &Plan,
+    service: &str,
+    to_revision: Option<u32>,
+    reporter: &dyn Reporter,
+) -> Result<Outcome, RolloutError> {
+    let release = find(plan, service)?;
+    let ns = target.namespace.as_str();
+    let history = target.helm.history(&release.release, ns).await?;
+    let current = history.last().map(|r| r.revision);
+    let wanted = match to_revision {
+        Some(r) => history
+            .iter()
+            .find(|h| h.revision == r && Some(r) != current)
+            .map(|h| h.revision),
+        None => history
+            .iter()
+            .rev()
+            .filter(|h| Some(h.revision) != current)
+            .find(|h| matches!(h.status.as_str(), "superseded" | "deployed"))
+            .map(|h| h.revision),
+    };
+    let Some(wanted) = wanted else {
+        return Err(RolloutError::NoRevision {
+            release: release.release.clone(),
+            namespace: ns.to_owned(),
+            wanted: to_revision
+                .map_or_else(|| "before the current one".to_owned(), |r| r.to_string()),
+        });
+    };
+    let run = Run::new(target, plan, reporter);
+    let held = lease::acquire(
+        &target.client,
+        ns,
+        &lease::identity(&plan.project, &run.id),
+        plan.options.lease_duration,
+    )
+    .await?;
+    let result = run.rollback_to(release, wanted).await;
+    held.release().await;
+    result
+}
+
+impl Run<'_> {
+    async fn rollback_to(
+        &self,
+        release: &ReleasePlan,
+        revision: u32,
+    ) -> Result<Outcome, RolloutError> {
+        let started = Instant::now();
+        let (action, revision) = self.undo_to(release, revision).await?;
+        let succeeded = action == Action::RolledBack;
+        let services = vec![ServiceOutcome {
+            service: release.service.clone(),
+            action,
+            revision,
+            ready: 0,
+            desired: 0,
+            restarts: 0,
+            duration: started.elapsed(),
+        }];
+        let report = if succeeded {
+            None
+        } else {
+            self.evidence.write(Some(false), Some(&services))?;
+            Some(self.evidence.path().to_path_buf())
+        };
+        Ok(Outcome {
+            run_id: self.id.clone(),
+            succeeded,
+            report,
+            services,
+            findings: self.findings(),
+        })
+    }
+}
+
+pub(crate) async fn status(
+    target: &Target,
+    plan: &Plan,
+) -> Result<Vec<ServiceStatus>, RolloutError> {
+    let ns = target.namespace.as_str();
+    let recorded = fingerprint::read(&target.client, ns).await?;
+    let pods = Api::<Pod>::namespaced(target.client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .map_err(kube_error(ns, "listing pods".into()))?;
+    let mut out = Vec::new();
+    for release in plan.releases() {
+        let current = target.helm.status(&release.release, ns).await?;
+        let workloads = recorded
+            .get(&release.release)
+            .map_or(&[][..], Vec::as_slice);
+        let mine: Vec<&Pod> = pods
+            .items
+            .iter()
+            .filter(|p| p.labels().get("app.kubernetes.io/instance") == Some(&release.release))
+            .collect();
+        let mut image: Vec<String> = mine
+            .iter()
+            .flat_map(|p| {
+                p.status
+                    .iter()
+                    .flat_map(|s| s.container_statuses.iter().flatten())
+            })
+            .map(|c| {
+                if c.image_id.is_empty() {
+                    c.image.clone()
+                } else {
+                    c.image_id.clone()
+                }
+            })
+            .collect();
+        image.sort();
+        image.dedup();
+        let oldest = workloads.iter().filter_map(|w| w.created).min();
+        out.push(ServiceStatus {
+            service: release.service.clone(),
+            release: release.release.clone(),
+            revision: current.as_ref().map(|r| r.revision),
+            status: current.map(|r| r.status),
+            image,
+            ready: workloads.iter().map(|w| w.replicas.ready).sum(),
+            desired: workloads.iter().map(|w| w.replicas.desired).sum(),
+            restarts: mine
+                .iter()
+                .flat_map(|p| {
+                    p.status
+                        .iter()
+                        .flat_map(|s| s.container_statuses.iter().flatten())
+                })
+                .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
+                .sum(),
+            age: oldest.and_then(|t| {
+                std::time::Duration::try_from(Timestamp::now().duration_since(t)).ok()
+            }),
+            config_hash: workloads.iter().find_map(|w| w.config_hash.clone()),
+            fingerprint: workloads.iter().find_map(|w| w.fingerprint.clone()),
+        });
+    }
+    Ok(out)
+}
+
+pub(crate) async fn remove(
+    target: &Target,
+    plan: &Plan,
+    services: &[String],
+    volumes: bool,
+    reporter: &dyn Reporter,
+) -> Result<Removed, RolloutError> {
+    for s in services {
+        find(plan, s)?;
+    }
+    let ns = target.namespace.as_str();
+    let run = Run::new(target, plan, reporter);
+    let held = lease::acquire(
+        &target.client,
+        ns,
+        &lease::identity(&plan.project, &run.id),
+        plan.options.lease_duration,
+    )
+    .await?;
+    let result = remove_held(target, plan, services, volumes, reporter).await;
+    held.release().await;
+    result
+}
+
+async fn remove_held(
+    target: &Target,
+    plan: &Plan,
+    services: &[String],
+    volumes: bool,
+    reporter: &dyn Reporter,
+) -> Result<Removed, RolloutError> {
+    let ns = target.namespace.as_str();
+    let mut removed = Removed::default();
+    // Dependents first: the reverse of the rollout order.
+    for level in plan.levels.iter().rev() {
+        for release in level
+            .iter()
+            .filter(|r| services.is_empty() || services.contains(&r.service))
+        {
+            reporter.on_event(&Event::Stage {
+                service: release.service.clone(),
+                stage: Stage::Removing,
+            });
+            if target.helm.status(&release.release, ns).await?.is_some() {
+                target.helm.uninstall(&release.release, ns).await?;
+                removed.releases.push(release.release.clone());
+            }
+            if let Some(objects) = &release.config {
+                let labels = objects
+                    .config_map
+                    .metadata
+                    .labels
+                    .clone()
+                    .unwrap_or_default();
+                if !labels.is_empty() {
+                    let lp = ListParams::default().labels(
+                        &labels
+                            .iter()
+                            .map(|(k, v)| format!("{k}={v}"))
+                            .collect::<Vec<_>>()
+                            .join(","),
+                    );
+                    let cms = Api::<ConfigMap>::namespaced(target.client.clone(), ns);
+                    for cm in cms
+                        .list(&lp)
+                        .await
+                        .map_err(kube_error(ns, "listing ConfigMaps".into()))?
+                        .items
+                    {
+                        cms.delete(&cm.name_any(), &DeleteParams::default())
+                            .await
+                            .map_err(kube_error(
+                                ns,
+                                format!("deleting ConfigMap {}", cm.name_any()),
+                            ))?;
+                        removed.config.push(format!("ConfigMap/{}", cm.name_any()));
+                    }
+                    let secrets = Api::<Secret>::namespaced(target.client.clone(), ns);
+                    for s in secrets
+                        .list(&lp)
+                        .await
+                        .map_err(kube_error(ns, "listing Secrets".into()))?
+                        .items
+                    {
+                        secrets
+                            .delete(&s.name_any(), &DeleteParams::default())
+                            .await
+                            .map_err(kube_error(ns, format!("deleting Secret {}", s.name_any())))?;
+                        removed.config.push(format!("Secret/{}", s.name_any()));
+                    }
+                }
+            }
+            if volumes {
+                let claims = Api::<PersistentVolumeClaim>::namespaced(target.client.clone(), ns);
+                let lp = ListParams::default()
+                    .labels(&format!("app.kubernetes.io/instance={}", release.release));
+                for c in claims
+                    .list(&lp)
+                    .await
+                    .map_err(kube_error(ns, "listing PersistentVolumeClaims".into()))?
+                    .items
+                {
+                    claims
+                        .delete(&c.name_any(), &DeleteParams::default())
+                        .await
+                        .map_err(kube_error(
+                            ns,
+                            format!("deleting PersistentVolumeClaim {}", c.name_any()),
+                        ))?;
+                    removed
+                        .volumes
+                        .push(format!("PersistentVolumeClaim/{}", c.name_any()));
+                }
+            }
+            reporter.on_event(&Event::Stage {
+                service: release.service.clone(),
+                stage: Stage::Removed,
+            });
+        }
+    }
+    Ok(removed)
+}
