@@ -57,7 +57,7 @@ pub(crate) fn human(outcome: &UpOutcome) -> String {
         };
         let what = match rollout.action {
             Action::RolledBack => format!(
-                "rolled back: {} (to revision {})",
+                "rolled back: {} (revision {} serves the previous version)",
                 service.service,
                 rollout
                     .revision

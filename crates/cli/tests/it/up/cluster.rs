@@ -214,6 +214,35 @@ fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command()
     assert_eq!(service(&source_change, "database")["build"]["cached"], true);
     assert_eq!(app.pod_uids("database"), database_pods);
 
+    // rollback: the backend goes back one revision (the previous image),
+    // gated on readiness.
+    let before = app.pod_uids("backend");
+    let (code, rolled) = app.hoist_json(&["rollback", "backend"]);
+    assert_eq!(code, 0, "{rolled}");
+    assert_eq!(rolled["succeeded"], true, "{rolled}");
+    let backend = rolled["rollbacks"][0]["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["service"] == "backend")
+        .unwrap_or_else(|| panic!("{rolled}"));
+    assert_eq!(backend["ready"], backend["desired"], "{rolled}");
+    assert!(
+        app.pod_uids("backend")
+            .iter()
+            .all(|uid| !before.contains(uid)),
+        "the rollback replaced the backend's pods"
+    );
+
+    assert_eq!(
+        backend["revision"].as_u64().unwrap(),
+        service(&source_change, "backend")["rollout"]["revision"]
+            .as_u64()
+            .unwrap()
+            + 1,
+        "{rolled}"
+    );
+
     // A backend .env that breaks its start: exit 1, the finding first, the
     // previous backend still serving through the same URL.
     let credentials = serde_json::json!({
@@ -241,32 +270,13 @@ fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command()
     );
     assert!(report.contains("\nreport: "), "{report}");
     assert!(
-        report.contains("\nrolled back: backend (to revision "),
+        report.contains("\nrolled back: backend (revision "),
         "{report}"
     );
     app.assert_clean(&output);
     let (status, body) = http(NODE_PORT, "GET", "/api/tasks", Some(&token), "").unwrap();
     assert_eq!(status, 200, "the previous backend serves: {body}");
     app.write_env(&[("OPENAI_MODEL", "e2e-model")]);
-
-    // rollback: the backend goes back one revision, gated on readiness.
-    let before = app.pod_uids("backend");
-    let (code, rolled) = app.hoist_json(&["rollback", "backend"]);
-    assert_eq!(code, 0, "{rolled}");
-    assert_eq!(rolled["succeeded"], true, "{rolled}");
-    let backend = rolled["rollbacks"][0]["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["service"] == "backend")
-        .unwrap_or_else(|| panic!("{rolled}"));
-    assert_eq!(backend["ready"], backend["desired"], "{rolled}");
-    assert!(
-        app.pod_uids("backend")
-            .iter()
-            .all(|uid| !before.contains(uid)),
-        "the rollback replaced the backend's pods"
-    );
 
     // status, logs and render.
     let (code, status) = app.hoist_json(&["status"]);
