@@ -53,7 +53,7 @@ pub trait LogSink: Send + Sync {
 /// What `logs` read.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct LogsOutcome {
-    /// The `pod/container` streams read.
+    /// The `pod/container` streams read (pods without a readable log are left out).
     pub streams: Vec<String>,
     /// Lines passed on.
     pub lines: usize,
@@ -84,16 +84,16 @@ pub async fn logs(stack: &Stack, options: &LogsOptions, sink: &dyn LogSink) -> R
                 source,
             })?;
         for pod in listed.items {
+            if pod.metadata.deletion_timestamp.is_some() {
+                continue;
+            }
             let name = pod.metadata.name.clone().unwrap_or_default();
             for container in pod.spec.map(|s| s.containers).unwrap_or_default() {
                 streams.push((service.clone(), name.clone(), container.name));
             }
         }
     }
-    let mut outcome = LogsOutcome {
-        streams: streams.iter().map(|(_, p, c)| format!("{p}/{c}")).collect(),
-        lines: 0,
-    };
+    let mut outcome = LogsOutcome::default();
     let params = |container: &str| LogParams {
         container: Some(container.to_owned()),
         follow: options.follow,
@@ -113,12 +113,19 @@ pub async fn logs(stack: &Stack, options: &LogsOptions, sink: &dyn LogSink) -> R
         namespace: stack.namespace.clone(),
         source,
     };
+    // A pod that went away or has not started a container yet has no log
+    // to read: it is left out, unless no stream can be read at all.
     let mut readers = Vec::new();
+    let mut first_error = None;
     for (service, pod, container) in &streams {
-        let reader = pods
-            .log_stream(pod, &params(container))
-            .await
-            .map_err(|e| failed(pod, container, e))?;
+        let reader = match pods.log_stream(pod, &params(container)).await {
+            Ok(reader) => reader,
+            Err(error) => {
+                first_error.get_or_insert_with(|| failed(pod, container, error));
+                continue;
+            }
+        };
+        outcome.streams.push(format!("{pod}/{container}"));
         let (service, pod, container) = (service.clone(), pod.clone(), container.clone());
         readers.push(
             reader
@@ -131,6 +138,11 @@ pub async fn logs(stack: &Stack, options: &LogsOptions, sink: &dyn LogSink) -> R
                 })
                 .boxed(),
         );
+    }
+    if readers.is_empty()
+        && let Some(error) = first_error
+    {
+        return Err(error);
     }
     // Without -f each stream ends on its own; in order, one container after
     // another. With -f they interleave as lines arrive.
