@@ -230,6 +230,8 @@ pub(crate) struct DownArgs {
     #[arg(long)]
     pub(crate) volumes: bool,
     #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
 }
 

@@ -16,6 +16,9 @@ pub struct DownOptions {
     pub services: Vec<String>,
     /// Delete the PersistentVolumeClaims (and the data) too.
     pub volumes: bool,
+    /// Where the stack's variables come from: hoist's ConfigMaps and
+    /// Secrets are found from them (when `.env` cannot be read, they stay).
+    pub env: EnvInputs,
     /// Which cluster.
     pub cluster: ClusterOptions,
 }
@@ -32,8 +35,9 @@ pub async fn down(
     reporter: &dyn rollout::Reporter,
 ) -> Result<Removed> {
     let services = select::ordered(stack, &options.services, true)?;
+    let mapping = hoist_config::resolve(stack, &options.env).ok();
     let cluster = cluster::connect(stack, &options.cluster).await?;
-    let plan = plan::existing(stack, None)?;
+    let plan = plan::existing(stack, mapping.as_ref())?;
     let named = if options.services.is_empty() {
         Vec::new()
     } else {

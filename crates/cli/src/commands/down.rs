@@ -16,6 +16,7 @@ pub(crate) async fn run(global: &Global, args: &DownArgs) -> anyhow::Result<Exit
     let options = DownOptions {
         services: args.services.clone(),
         volumes: args.volumes,
+        env: deploy::env_inputs(&args.env),
         cluster: deploy::cluster(&args.cluster, None),
     };
     let steps = Steps::new(global.json);
