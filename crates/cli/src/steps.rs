@@ -1,7 +1,8 @@
-//! The lifecycle commands' reporter: one line per service and stage on
-//! stderr (build, deliver, config, release, waiting, ready, ...), byte
-//! bars for builds and deliveries and a pods-ready bar per service on a
-//! terminal. Silent under `--json`.
+//! The lifecycle commands' reporter. On a terminal: one line per service
+//! showing its current stage (build, deliver, config, release, waiting,
+//! ready, ...), byte bars for builds and deliveries, a pods-ready bar while
+//! a service waits. Elsewhere (logs, CI): one stderr line per service and
+//! stage as it happens. Silent under `--json`.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -19,6 +20,7 @@ pub(crate) struct Steps {
     lines: bool,
     terminal: bool,
     pods: Mutex<HashMap<String, ProgressBar>>,
+    services: Mutex<HashMap<String, ProgressBar>>,
 }
 
 impl Steps {
@@ -30,6 +32,26 @@ impl Steps {
             lines: !json,
             terminal,
             pods: Mutex::new(HashMap::new()),
+            services: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Leaves each service's line on its last stage, before the result is printed.
+    pub(crate) fn finish(&self) {
+        let services = self
+            .services
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for bar in services.values() {
+            bar.finish();
+        }
+        for bar in self
+            .pods
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+        {
+            bar.finish_and_clear();
         }
     }
 
@@ -38,11 +60,24 @@ impl Steps {
             return;
         }
         let line = format!("{service:<10} {stage:<9} {text}");
-        if self.terminal {
-            let _ = self.bars.multi().println(line.trim_end());
-        } else {
+        if !self.terminal {
             eprintln!("{}", line.trim_end());
+            return;
         }
+        let mut services = self
+            .services
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let bar = services.entry(service.to_owned()).or_insert_with(|| {
+            self.bars.multi().add(
+                ProgressBar::new_spinner().with_style(
+                    ProgressStyle::with_template("{spinner} {msg}")
+                        .unwrap_or_else(|_| ProgressStyle::default_spinner()),
+                ),
+            )
+        });
+        bar.set_message(line.trim_end().to_owned());
+        bar.tick();
     }
 
     fn pods_bar(&self, service: &str, ready: u32, desired: u32) {

@@ -20,7 +20,9 @@ pub(crate) async fn run(global: &Global, args: &DownArgs) -> anyhow::Result<Exit
         cluster: deploy::cluster(&args.cluster, None),
     };
     let steps = Steps::new(global.json);
-    let removed = match hoist_deploy::down(&stack, &options, &steps).await {
+    let result = hoist_deploy::down(&stack, &options, &steps).await;
+    steps.finish();
+    let removed = match result {
         Ok(removed) => removed,
         Err(error) => return Ok(deploy::fail(error, "hoist down failed")),
     };

@@ -22,7 +22,9 @@ pub(crate) async fn run(global: &Global, args: &RollbackArgs) -> anyhow::Result<
         cluster: deploy::cluster(&args.cluster, None),
     };
     let steps = Steps::new(global.json);
-    let outcome = match hoist_deploy::rollback(&stack, &options, &steps).await {
+    let result = hoist_deploy::rollback(&stack, &options, &steps).await;
+    steps.finish();
+    let outcome = match result {
         Ok(outcome) => outcome,
         Err(error) => return Ok(deploy::fail(error, "hoist rollback failed")),
     };

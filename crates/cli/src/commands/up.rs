@@ -29,7 +29,9 @@ pub(crate) async fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCo
         rollback: !args.no_rollback,
     };
     let steps = Steps::new(global.json);
-    let outcome = match hoist_deploy::up(&stack, &options, &steps).await {
+    let result = hoist_deploy::up(&stack, &options, &steps).await;
+    steps.finish();
+    let outcome = match result {
         Ok(outcome) => outcome,
         Err(error) => return Ok(deploy::fail(error, "hoist up failed")),
     };
