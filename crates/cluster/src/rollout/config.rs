@@ -17,15 +17,6 @@ use super::plan::ConfigObjects;
 /// How many of a service's newest configuration objects are kept anyway.
 const KEEP: usize = 3;
 
-fn kube_error(namespace: &str, action: String) -> impl FnOnce(kube::Error) -> RolloutError {
-    let namespace = namespace.to_owned();
-    move |source| RolloutError::Kube {
-        action,
-        namespace,
-        source,
-    }
-}
-
 /// Creates `namespace` unless it exists (as `helm --create-namespace`).
 pub(crate) async fn ensure_namespace(
     client: &kube::Client,
@@ -35,7 +26,7 @@ pub(crate) async fn ensure_namespace(
     if api
         .get_opt(namespace)
         .await
-        .map_err(kube_error(namespace, "reading the namespace".into()))?
+        .map_err(RolloutError::kube(namespace, "reading the namespace"))?
         .is_some()
     {
         return Ok(());
@@ -43,7 +34,7 @@ pub(crate) async fn ensure_namespace(
     let ns = serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}});
     api.patch(namespace, &PatchParams::apply("hoist"), &Patch::Apply(&ns))
         .await
-        .map_err(kube_error(namespace, "creating the namespace".into()))?;
+        .map_err(RolloutError::kube(namespace, "creating the namespace"))?;
     Ok(())
 }
 
@@ -61,7 +52,10 @@ pub(crate) async fn apply(
     Api::<ConfigMap>::namespaced(client.clone(), namespace)
         .patch(&name, &params, &Patch::Apply(&cm))
         .await
-        .map_err(kube_error(namespace, format!("applying ConfigMap {name}")))?;
+        .map_err(RolloutError::kube(
+            namespace,
+            format!("applying ConfigMap {name}"),
+        ))?;
     let mut secret = objects.secret.clone();
     secret.metadata.namespace = Some(namespace.to_owned());
     let name = secret.name_any();
@@ -69,7 +63,10 @@ pub(crate) async fn apply(
     Api::<Secret>::namespaced(client.clone(), namespace)
         .patch(&name, &params, &Patch::Apply(&secret))
         .await
-        .map_err(kube_error(namespace, format!("applying Secret {name}")))?;
+        .map_err(RolloutError::kube(
+            namespace,
+            format!("applying Secret {name}"),
+        ))?;
     Ok(())
 }
 
@@ -84,7 +81,7 @@ async fn stored_revisions(
     let list = Api::<Secret>::namespaced(client.clone(), namespace)
         .list(&lp)
         .await
-        .map_err(kube_error(
+        .map_err(RolloutError::kube(
             namespace,
             format!("listing the stored revisions of release {release}"),
         ))?;
@@ -116,63 +113,60 @@ pub(crate) async fn prune(
     release: &str,
     objects: &ConfigObjects,
 ) -> Result<Vec<String>, RolloutError> {
-    let Some(labels) = objects
-        .config_map
-        .metadata
-        .labels
-        .as_ref()
-        .filter(|l| !l.is_empty())
-    else {
+    let Some(selector) = objects.selector() else {
         return Ok(Vec::new());
     };
-    let selector = labels
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
     let revisions = stored_revisions(client, namespace, release).await?;
     let current: BTreeSet<String> = [objects.config_map_name(), objects.secret_name()].into();
-    let lp = ListParams::default().labels(&selector);
-    let mut deleted = Vec::new();
-    let cms = Api::<ConfigMap>::namespaced(client.clone(), namespace);
-    let list = cms.list(&lp).await.map_err(kube_error(
-        namespace,
-        format!("listing ConfigMaps {selector}"),
-    ))?;
-    for name in unused(
-        list.items
-            .iter()
-            .map(|o| (o.name_any(), o.creation_timestamp())),
-        &current,
-        &revisions,
-    ) {
-        cms.delete(&name, &DeleteParams::default())
-            .await
-            .map_err(kube_error(namespace, format!("deleting ConfigMap {name}")))?;
-        deleted.push(format!("ConfigMap/{name}"));
-    }
-    let secrets = Api::<Secret>::namespaced(client.clone(), namespace);
-    let list = secrets
-        .list(&lp)
+    let pick = |objects: Vec<(String, Created)>| unused(objects.into_iter(), &current, &revisions);
+    let mut deleted = delete_matching::<ConfigMap>(client, namespace, &selector, pick).await?;
+    deleted.extend(delete_matching::<Secret>(client, namespace, &selector, pick).await?);
+    Ok(deleted)
+}
+
+/// Deletes the objects of kind `K` labelled `selector` that `pick` chooses
+/// from their names and creation times; their `Kind/name`.
+pub(crate) async fn delete_matching<K>(
+    client: &kube::Client,
+    namespace: &str,
+    selector: &str,
+    pick: impl FnOnce(Vec<(String, Created)>) -> Vec<String>,
+) -> Result<Vec<String>, RolloutError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let api = Api::<K>::namespaced(client.clone(), namespace);
+    let list = api
+        .list(&ListParams::default().labels(selector))
         .await
-        .map_err(kube_error(namespace, format!("listing Secrets {selector}")))?;
-    for name in unused(
-        list.items
-            .iter()
-            .map(|o| (o.name_any(), o.creation_timestamp())),
-        &current,
-        &revisions,
-    ) {
-        secrets
-            .delete(&name, &DeleteParams::default())
+        .map_err(RolloutError::kube(
+            namespace,
+            format!("listing {kind}s {selector}"),
+        ))?;
+    let objects = list
+        .items
+        .iter()
+        .map(|o| (o.name_any(), o.creation_timestamp()))
+        .collect();
+    let mut deleted = Vec::new();
+    for name in pick(objects) {
+        api.delete(&name, &DeleteParams::default())
             .await
-            .map_err(kube_error(namespace, format!("deleting Secret {name}")))?;
-        deleted.push(format!("Secret/{name}"));
+            .map_err(RolloutError::kube(
+                namespace,
+                format!("deleting {kind} {name}"),
+            ))?;
+        deleted.push(format!("{kind}/{name}"));
     }
     Ok(deleted)
 }
 
-type Created = Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>;
+pub(crate) type Created = Option<k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>;
 
 fn unused(
     objects: impl Iterator<Item = (String, Created)>,

@@ -378,45 +378,57 @@ fn claim_hopeless(ctx: &Context<'_>, claim: &PersistentVolumeClaim) -> Option<Dr
         ),
         logs: None,
     };
-    if let Some(e) = ctx.events.iter().rev().find(|e| {
+    let class = claim
+        .spec
+        .as_ref()
+        .and_then(|s| s.storage_class_name.as_deref());
+    if let Some(classes) = ctx.classes {
+        let names: Vec<_> = classes.iter().map(ResourceExt::name_any).collect();
+        let listed = if names.is_empty() {
+            "none exists".to_owned()
+        } else {
+            format!("the cluster has: {}", names.join(", "))
+        };
+        let default = classes.iter().any(|c| {
+            c.annotations()
+                .get(DEFAULT_CLASS)
+                .is_some_and(|v| v == "true")
+        });
+        match class {
+            Some(class) if !class.is_empty() && !names.iter().any(|n| n == class) => {
+                return Some(finding(
+                    format!("claim {name} is Pending: StorageClass {class:?} does not exist"),
+                    format!(
+                        "set the claim's storageClassName to an existing class ({listed}) or create {class:?}"
+                    ),
+                ));
+            }
+            None if !default => {
+                return Some(finding(
+                    format!(
+                        "claim {name} is Pending: it names no StorageClass and the cluster has no default one"
+                    ),
+                    format!(
+                        "mark a StorageClass default ({listed}) or set the claim's storageClassName"
+                    ),
+                ));
+            }
+            _ => {}
+        }
+    }
+    // `""` asks for static binding: it waits for a matching volume.
+    if class == Some("") {
+        return None;
+    }
+    let failed = ctx.events.iter().rev().find(|e| {
         e.involved_object.name.as_deref() == Some(&name)
             && e.involved_object.kind.as_deref() == Some("PersistentVolumeClaim")
             && e.reason.as_deref() == Some("ProvisioningFailed")
-    }) {
-        return Some(finding(format!("claim {name} is Pending: ProvisioningFailed: {}", e.message.as_deref().unwrap_or_default()), "fix the StorageClass's provisioner, or set the claim's storageClassName to a class that works".to_owned()));
-    }
-    let classes = ctx.classes?;
-    let names: Vec<_> = classes.iter().map(ResourceExt::name_any).collect();
-    let listed = if names.is_empty() {
-        "none exists".to_owned()
-    } else {
-        format!("the cluster has: {}", names.join(", "))
-    };
-    match claim
-        .spec
-        .as_ref()
-        .and_then(|s| s.storage_class_name.as_deref())
-    {
-        Some("") => None, // static binding: waits for a matching volume
-        Some(class) if !names.iter().any(|n| n == class) => Some(finding(
-            format!("claim {name} is Pending: StorageClass {class:?} does not exist"),
-            format!(
-                "set the claim's storageClassName to an existing class ({listed}) or create {class:?}"
-            ),
-        )),
-        Some(_) => None,
-        None => {
-            let default = classes.iter().any(|c| {
-                c.annotations()
-                    .get(DEFAULT_CLASS)
-                    .is_some_and(|v| v == "true")
-            });
-            (!default).then(|| finding(
-                format!("claim {name} is Pending: it names no StorageClass and the cluster has no default one"),
-                format!("mark a StorageClass default ({listed}) or set the claim's storageClassName"),
-            ))
-        }
-    }
+    })?;
+    Some(finding(
+        format!("claim {name} is Pending: ProvisioningFailed: {}", failed.message.as_deref().unwrap_or_default()),
+        "fix the StorageClass's provisioner, or set the claim's storageClassName to a class that works".to_owned(),
+    ))
 }
 
 /// What was still wrong at the deadline, pod by pod (terminal states were
@@ -525,6 +537,18 @@ pub(crate) fn at_deadline(ctx: &Context<'_>) -> Vec<Draft> {
     out
 }
 
+/// Container restarts over `pods`.
+pub(crate) fn restarts<'a>(pods: impl IntoIterator<Item = &'a Pod>) -> u32 {
+    pods.into_iter()
+        .flat_map(|p| {
+            p.status
+                .iter()
+                .flat_map(|s| s.container_statuses.iter().flatten())
+        })
+        .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
+        .sum()
+}
+
 /// A pod's state in a word, for progress events.
 pub(crate) fn pod_state(pod: &Pod) -> String {
     if pod.metadata.deletion_timestamp.is_some() {
@@ -626,6 +650,48 @@ mod tests {
             nodes,
             classes: None,
         }
+    }
+
+    #[test]
+    fn a_claim_naming_a_missing_class_is_named_before_its_provisioning_event() {
+        let claim: Arc<PersistentVolumeClaim> = Arc::new(serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "data"}, "spec": {"storageClassName": "nope"}, "status": {"phase": "Pending"}
+        })).unwrap());
+        let event: Arc<Event> = Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": "data.1"}, "reason": "ProvisioningFailed",
+                "message": "storageclass.storage.k8s.io \"nope\" not found",
+                "involvedObject": {"kind": "PersistentVolumeClaim", "name": "data"}
+            }))
+            .unwrap(),
+        );
+        let classes: Vec<StorageClass> = vec![serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "standard", "annotations": {DEFAULT_CLASS: "true"}}, "provisioner": "x"
+        })).unwrap()];
+        let claims = [claim];
+        let events = [event];
+        let mut ctx = ctx(&[], None);
+        ctx.claims = &claims;
+        ctx.events = &events;
+        ctx.classes = Some(&classes);
+        let found = terminal(&ctx);
+        assert_eq!(
+            found[0].finding.message,
+            "claim data is Pending: StorageClass \"nope\" does not exist"
+        );
+        assert_eq!(
+            found[0].finding.fix.as_deref(),
+            Some(
+                "set the claim's storageClassName to an existing class (the cluster has: standard) or create \"nope\""
+            )
+        );
+        ctx.classes = None;
+        assert!(
+            terminal(&ctx)[0]
+                .finding
+                .message
+                .starts_with("claim data is Pending: ProvisioningFailed: storageclass")
+        );
     }
 
     #[test]

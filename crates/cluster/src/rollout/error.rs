@@ -81,3 +81,18 @@ pub enum RolloutError {
         wanted: String,
     },
 }
+
+impl RolloutError {
+    /// A mapper from a kube error to [`RolloutError::Kube`] for `action` in `namespace`.
+    pub(crate) fn kube(
+        namespace: &str,
+        action: impl Into<String>,
+    ) -> impl FnOnce(kube::Error) -> Self {
+        let (namespace, action) = (namespace.to_owned(), action.into());
+        move |source| Self::Kube {
+            action,
+            namespace,
+            source,
+        }
+    }
+}

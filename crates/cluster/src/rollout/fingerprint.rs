@@ -17,6 +17,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, ResourceExt};
 use sha2::{Digest, Sha256};
@@ -114,66 +115,66 @@ pub(crate) async fn read(
     client: &kube::Client,
     namespace: &str,
 ) -> Result<BTreeMap<String, Vec<Recorded>>, RolloutError> {
-    let err = |kind: &str| {
-        let action = format!("listing {kind}s");
-        let namespace = namespace.to_owned();
-        move |source| RolloutError::Kube {
-            action,
-            namespace,
-            source,
-        }
-    };
-    let lp = ListParams::default();
     let mut out: BTreeMap<String, Vec<Recorded>> = BTreeMap::new();
-    let deployments = Api::<Deployment>::namespaced(client.clone(), namespace)
-        .list(&lp)
-        .await
-        .map_err(err("Deployment"))?;
-    for d in deployments.items {
-        let status = kstatus::deployment(&d);
-        let hash = d
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.metadata.as_ref())
-            .and_then(|m| m.annotations.as_ref())
-            .and_then(|a| a.get(CONFIG_HASH).cloned());
-        push(
-            &mut out,
-            &d,
-            &status,
-            kstatus::deployment_replicas(&d),
-            hash,
-        );
-    }
-    let statefulsets = Api::<StatefulSet>::namespaced(client.clone(), namespace)
-        .list(&lp)
-        .await
-        .map_err(err("StatefulSet"))?;
-    for s in statefulsets.items {
-        let status = kstatus::statefulset(&s);
-        let hash = s
-            .spec
-            .as_ref()
-            .and_then(|s| s.template.metadata.as_ref())
-            .and_then(|m| m.annotations.as_ref())
-            .and_then(|a| a.get(CONFIG_HASH).cloned());
-        push(
-            &mut out,
-            &s,
-            &status,
-            kstatus::statefulset_replicas(&s),
-            hash,
-        );
-    }
-    let daemonsets = Api::<DaemonSet>::namespaced(client.clone(), namespace)
-        .list(&lp)
-        .await
-        .map_err(err("DaemonSet"))?;
-    for d in daemonsets.items {
-        let status = kstatus::daemonset(&d);
-        push(&mut out, &d, &status, kstatus::daemonset_replicas(&d), None);
-    }
+    read_kind::<Deployment>(
+        client,
+        namespace,
+        &mut out,
+        kstatus::deployment,
+        kstatus::deployment_replicas,
+        |d| d.spec.as_ref().map(|s| &s.template),
+    )
+    .await?;
+    read_kind::<StatefulSet>(
+        client,
+        namespace,
+        &mut out,
+        kstatus::statefulset,
+        kstatus::statefulset_replicas,
+        |s| s.spec.as_ref().map(|s| &s.template),
+    )
+    .await?;
+    read_kind::<DaemonSet>(
+        client,
+        namespace,
+        &mut out,
+        kstatus::daemonset,
+        kstatus::daemonset_replicas,
+        |d| d.spec.as_ref().map(|s| &s.template),
+    )
+    .await?;
     Ok(out)
+}
+
+/// Lists the workloads of kind `K` into `out`, by release.
+async fn read_kind<K>(
+    client: &kube::Client,
+    namespace: &str,
+    out: &mut BTreeMap<String, Vec<Recorded>>,
+    status: fn(&K) -> Status,
+    replicas: fn(&K) -> Replicas,
+    template: fn(&K) -> Option<&PodTemplateSpec>,
+) -> Result<(), RolloutError>
+where
+    K: kube::Resource<Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + serde::de::DeserializeOwned
+        + std::fmt::Debug,
+    K::DynamicType: Default,
+{
+    let kind = K::kind(&K::DynamicType::default()).into_owned();
+    let list = Api::<K>::namespaced(client.clone(), namespace)
+        .list(&ListParams::default())
+        .await
+        .map_err(RolloutError::kube(namespace, format!("listing {kind}s")))?;
+    for o in list.items {
+        let hash = template(&o)
+            .and_then(|t| t.metadata.as_ref())
+            .and_then(|m| m.annotations.as_ref())
+            .and_then(|a| a.get(CONFIG_HASH).cloned());
+        push(out, &o, &status(&o), replicas(&o), hash);
+    }
+    Ok(())
 }
 
 fn push<K: ResourceExt>(

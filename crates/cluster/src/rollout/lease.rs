@@ -31,15 +31,6 @@ impl Drop for Held {
     }
 }
 
-fn kube_error(namespace: &str, action: &str) -> impl FnOnce(kube::Error) -> RolloutError {
-    let (namespace, action) = (namespace.to_owned(), action.to_owned());
-    move |source| RolloutError::Kube {
-        action,
-        namespace,
-        source,
-    }
-}
-
 fn spec(identity: &str, duration: Duration, acquired: Timestamp) -> LeaseSpec {
     LeaseSpec {
         holder_identity: Some(identity.to_owned()),
@@ -84,11 +75,11 @@ pub(crate) async fn acquire(
             }
         })
     };
-    match api
+    let existing = api
         .get_opt(LEASE)
         .await
-        .map_err(kube_error(namespace, "reading Lease hoist"))?
-    {
+        .map_err(RolloutError::kube(namespace, "reading Lease hoist"))?;
+    let (result, doing) = match existing {
         None => {
             let lease = Lease {
                 metadata: ObjectMeta {
@@ -97,20 +88,10 @@ pub(crate) async fn acquire(
                 },
                 spec: Some(spec(identity, duration, Timestamp::now())),
             };
-            if let Err(e) = api.create(&PostParams::default(), &lease).await {
-                // Another run created it between our read and our create.
-                if let kube::Error::Api(status) = &e
-                    && status.code == 409
-                {
-                    let current = api
-                        .get(LEASE)
-                        .await
-                        .map_err(kube_error(namespace, "reading Lease hoist"))?;
-                    return Err(locked(&current)
-                        .unwrap_or_else(|| kube_error(namespace, "creating Lease hoist")(e)));
-                }
-                return Err(kube_error(namespace, "creating Lease hoist")(e));
-            }
+            (
+                api.create(&PostParams::default(), &lease).await,
+                "creating Lease hoist",
+            )
         }
         Some(mut current) => {
             if let Some(error) = locked(&current) {
@@ -119,20 +100,24 @@ pub(crate) async fn acquire(
             // Free or expired: take it over. The resourceVersion makes a
             // concurrent takeover fail with 409 instead of both winning.
             current.spec = Some(spec(identity, duration, Timestamp::now()));
-            if let Err(e) = api.replace(LEASE, &PostParams::default(), &current).await {
-                if let kube::Error::Api(status) = &e
-                    && status.code == 409
-                {
-                    let current = api
-                        .get(LEASE)
-                        .await
-                        .map_err(kube_error(namespace, "reading Lease hoist"))?;
-                    return Err(locked(&current)
-                        .unwrap_or_else(|| kube_error(namespace, "taking over Lease hoist")(e)));
-                }
-                return Err(kube_error(namespace, "taking over Lease hoist")(e));
-            }
+            (
+                api.replace(LEASE, &PostParams::default(), &current).await,
+                "taking over Lease hoist",
+            )
         }
+    };
+    if let Err(e) = result {
+        // Another run got there between our read and our write.
+        if let kube::Error::Api(status) = &e
+            && status.code == 409
+        {
+            let current = api
+                .get(LEASE)
+                .await
+                .map_err(RolloutError::kube(namespace, "reading Lease hoist"))?;
+            return Err(locked(&current).unwrap_or_else(|| RolloutError::kube(namespace, doing)(e)));
+        }
+        return Err(RolloutError::kube(namespace, doing)(e));
     }
     let renew = tokio::spawn(renew(api.clone(), identity.to_owned(), duration));
     Ok(Held {

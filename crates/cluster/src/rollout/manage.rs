@@ -5,15 +5,16 @@ use std::time::Instant;
 
 use k8s_openapi::api::core::v1::{ConfigMap, PersistentVolumeClaim, Pod, Secret};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{DeleteParams, ListParams};
+use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 
+use super::config::{Created, delete_matching};
 use super::error::RolloutError;
 use super::events::{Event, Reporter, Stage};
 use super::fingerprint;
 use super::lease;
 use super::outcome::{Action, Outcome, Removed, ServiceOutcome, ServiceStatus};
-use super::plan::{Plan, ReleasePlan, Target};
+use super::plan::{ConfigObjects, Plan, ReleasePlan, Target};
 use super::run::Run;
 
 fn find<'p>(plan: &'p Plan, service: &str) -> Result<&'p ReleasePlan, RolloutError> {
@@ -26,15 +27,6 @@ fn find<'p>(plan: &'p Plan, service: &str) -> Result<&'p ReleasePlan, RolloutErr
                 .collect::<Vec<_>>()
                 .join(", "),
         })
-}
-
-fn kube_error(namespace: &str, action: String) -> impl FnOnce(kube::Error) -> RolloutError {
-    let namespace = namespace.to_owned();
-    move |source| RolloutError::Kube {
-        action,
-        namespace,
-        source,
-    }
 }
 
 pub(crate) async fn rollback(
@@ -124,7 +116,7 @@ pub(crate) async fn status(
     let pods = Api::<Pod>::namespaced(target.client.clone(), ns)
         .list(&ListParams::default())
         .await
-        .map_err(kube_error(ns, "listing pods".into()))?;
+        .map_err(RolloutError::kube(ns, "listing pods"))?;
     let mut out = Vec::new();
     for release in plan.releases() {
         let current = target.helm.status(&release.release, ns).await?;
@@ -162,15 +154,7 @@ pub(crate) async fn status(
             image,
             ready: workloads.iter().map(|w| w.replicas.ready).sum(),
             desired: workloads.iter().map(|w| w.replicas.desired).sum(),
-            restarts: mine
-                .iter()
-                .flat_map(|p| {
-                    p.status
-                        .iter()
-                        .flat_map(|s| s.container_statuses.iter().flatten())
-                })
-                .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
-                .sum(),
+            restarts: super::diagnose::restarts(mine.iter().copied()),
             age: oldest.and_then(|t| {
                 std::time::Duration::try_from(Timestamp::now().duration_since(t)).ok()
             }),
@@ -228,72 +212,23 @@ async fn remove_held(
                 target.helm.uninstall(&release.release, ns).await?;
                 removed.releases.push(release.release.clone());
             }
-            if let Some(objects) = &release.config {
-                let labels = objects
-                    .config_map
-                    .metadata
-                    .labels
-                    .clone()
-                    .unwrap_or_default();
-                if !labels.is_empty() {
-                    let lp = ListParams::default().labels(
-                        &labels
-                            .iter()
-                            .map(|(k, v)| format!("{k}={v}"))
-                            .collect::<Vec<_>>()
-                            .join(","),
-                    );
-                    let cms = Api::<ConfigMap>::namespaced(target.client.clone(), ns);
-                    for cm in cms
-                        .list(&lp)
-                        .await
-                        .map_err(kube_error(ns, "listing ConfigMaps".into()))?
-                        .items
-                    {
-                        cms.delete(&cm.name_any(), &DeleteParams::default())
-                            .await
-                            .map_err(kube_error(
-                                ns,
-                                format!("deleting ConfigMap {}", cm.name_any()),
-                            ))?;
-                        removed.config.push(format!("ConfigMap/{}", cm.name_any()));
-                    }
-                    let secrets = Api::<Secret>::namespaced(target.client.clone(), ns);
-                    for s in secrets
-                        .list(&lp)
-                        .await
-                        .map_err(kube_error(ns, "listing Secrets".into()))?
-                        .items
-                    {
-                        secrets
-                            .delete(&s.name_any(), &DeleteParams::default())
-                            .await
-                            .map_err(kube_error(ns, format!("deleting Secret {}", s.name_any())))?;
-                        removed.config.push(format!("Secret/{}", s.name_any()));
-                    }
-                }
+            let all = |objects: Vec<(String, Created)>| {
+                objects.into_iter().map(|(name, _)| name).collect()
+            };
+            if let Some(selector) = release.config.as_ref().and_then(ConfigObjects::selector) {
+                removed.config.extend(
+                    delete_matching::<ConfigMap>(&target.client, ns, &selector, all).await?,
+                );
+                removed
+                    .config
+                    .extend(delete_matching::<Secret>(&target.client, ns, &selector, all).await?);
             }
             if volumes {
-                let claims = Api::<PersistentVolumeClaim>::namespaced(target.client.clone(), ns);
-                let lp = ListParams::default()
-                    .labels(&format!("app.kubernetes.io/instance={}", release.release));
-                for c in claims
-                    .list(&lp)
-                    .await
-                    .map_err(kube_error(ns, "listing PersistentVolumeClaims".into()))?
-                    .items
-                {
-                    claims
-                        .delete(&c.name_any(), &DeleteParams::default())
-                        .await
-                        .map_err(kube_error(
-                            ns,
-                            format!("deleting PersistentVolumeClaim {}", c.name_any()),
-                        ))?;
-                    removed
-                        .volumes
-                        .push(format!("PersistentVolumeClaim/{}", c.name_any()));
-                }
+                let selector = format!("app.kubernetes.io/instance={}", release.release);
+                removed.volumes.extend(
+                    delete_matching::<PersistentVolumeClaim>(&target.client, ns, &selector, all)
+                        .await?,
+                );
             }
             reporter.on_event(&Event::Stage {
                 service: release.service.clone(),

@@ -1,8 +1,106 @@
 //! The rollout engine: a [`Plan`] in, [`Event`]s to a [`Reporter`] out, an
-//! [`Outcome`] back.
+//! [`Outcome`] back. `hoist up` composes it with build and delivery.
 //!
-//! Skeleton: the types of the contract in /work/briefs/rollout-api.md; the
-//! engine follows.
+//! # What [`deploy`] does
+//!
+//! 1. Computes every service's fingerprint (a missing chart or values file
+//!    stops the run before anything changed), creates the namespace when
+//!    missing (as `helm --create-namespace`), and takes the namespace's
+//!    Lease (below).
+//! 2. Level by level (services of a level in parallel), per service:
+//!    skips it when its fingerprint is unchanged and it is Ready (below);
+//!    else applies its ConfigMap and Secret (server-side apply, field
+//!    manager `hoist`), runs `helm upgrade --install` without `--wait`
+//!    (values files, then `--set-string` of the plan's values and of
+//!    `config.existingConfigMap`, `secret.existingSecret`, `configHash`;
+//!    never a Secret's value), reads the objects the release owns from
+//!    `helm get manifest` and waits until they are Ready.
+//! 3. A service whose `depends_on` names a failed (or not started) service
+//!    is not touched ([`Action::NotStarted`]); others go on.
+//!
+//! # Readiness (kstatus-grade)
+//!
+//! Deployment: `observedGeneration >= generation`, updated, ready and
+//! available replicas equal to `spec.replicas`, no old replica left
+//! (`status.replicas == updatedReplicas` and no terminating pod of its
+//! selector). StatefulSet: `currentRevision == updateRevision` (rolling
+//! update) and ready replicas equal to the spec. DaemonSet: updated, ready
+//! and available equal to desired. Job: `Complete`. PersistentVolumeClaim:
+//! `Bound`. Service with a selector: an Endpoints address. Other kinds are
+//! ready once helm created them; hooks are not watched. The wait is
+//! kube-runtime reflectors over the namespace, evaluated on every change,
+//! under `tokio::time::timeout` with the service's deadline; a dropped
+//! watch is resumed, API errors are retried with backoff and the last one
+//! is named in the deadline's finding.
+//!
+//! # Diagnosis
+//!
+//! Only the pods of the new revision count while a workload rolls (those
+//! created since the helm call), so an old crashing replica does not end
+//! the wait. Terminal at once, with a [`Finding`]: ErrImageNeverPull /
+//! ErrImagePull / ImagePullBackOff / InvalidImageName (with where hoist
+//! delivered the image), CreateContainerConfigError (hoist applied the
+//! configuration before the release, so it will not appear later),
+//! CreateContainerError / RunContainerError, OOMKilled (first kill, with
+//! the memory limit), a crash loop after [`Options::crashloop_restarts`]
+//! restarts (exit code, reason, the previous container's last 30 log
+//! lines), an init container doing the same, Unschedulable when no node's
+//! allocatable CPU and memory could ever hold the pod's requests (when one
+//! could, it may fit once old replicas go: reported at the deadline), a
+//! claim naming a StorageClass that does not exist, or none with no default
+//! class, or with a ProvisioningFailed event, ProgressDeadlineExceeded, a
+//! failed Job. At the deadline: failing probes (with their Unhealthy
+//! events), init containers still waiting (with their log lines), pending
+//! claims, unschedulable pods, and a DeadlineExceeded finding naming what
+//! was not Ready.
+//!
+//! # Evidence, then rollback
+//!
+//! On a failure the pods' statuses, the events of the service's objects,
+//! the findings and their log lines go to
+//! `<state_dir>/runs/<run id>/report.json` *before* anything is rolled
+//! back; the file is written again at the end of a failed run with every
+//! service's outcome. Every non-empty value of [`Plan::redact`] is masked
+//! (raw and JSON-escaped) in findings, logs, events and the report. Then a
+//! failed upgrade goes back (`helm rollback`) to the newest revision that
+//! was `deployed` before it and is waited on like a rollout; a failed first
+//! install is uninstalled. Claims of a StatefulSet's `volumeClaimTemplates`
+//! are not release objects and stay; a claim the chart renders itself
+//! follows helm (kept only with `helm.sh/resource-policy: keep`).
+//! `Options::rollback == false` leaves the failed state for debugging.
+//!
+//! # One run at a time
+//!
+//! A `coordination.k8s.io/v1` Lease `hoist` in the namespace, holder
+//! `hoist run <id> of <project> (pid <pid> on <host>)`, renewed every third
+//! of [`Options::lease_duration`] (30 s by default), deleted at the end. A
+//! second run is refused at once with [`RolloutError::Locked`] (holder, since
+//! when, when it expires); a Lease not renewed within its duration (a killed
+//! run) is taken over, with the resourceVersion guarding against two
+//! takeovers at once. [`rollback`] and [`remove`] take it too.
+//!
+//! # Nothing changed, nothing done
+//!
+//! The fingerprint covers the chart's files, the values files, every value
+//! hoist sets (image and config names included), the image digest and the
+//! config hash. It is recorded on the cluster as the annotation
+//! `hoist.dev/fingerprint` (`<sha256> generation=<n> revision=<r>`) on each
+//! workload of the release, by server-side apply, after the service became
+//! Ready. A pass reads the namespace's Deployments, StatefulSets and
+//! DaemonSets once (one list per kind for the whole plan) and skips a service
+//! whose workloads carry the same fingerprint at their current
+//! `metadata.generation` (a `helm rollback` or `kubectl edit` since changes
+//! it) and are Ready: no helm call. A release without a workload is never
+//! skipped.
+//!
+//! # Configuration objects
+//!
+//! Content-named and immutable (hoist-config names them
+//! `<project>-<service>-config-<hash10>` / `-secret-<hash10>`), so a
+//! rollback puts the pods back on the objects they ran with. After a
+//! service is Ready, older ones are pruned unless they are the newest three
+//! or any revision helm keeps (`--history-max 10`) names them (read from
+//! helm's storage Secrets).
 //!
 //! ```no_run
 //! # async fn example(target: hoist_cluster::rollout::Target, plan: hoist_cluster::rollout::Plan) -> Result<(), hoist_cluster::rollout::RolloutError> {
@@ -24,6 +122,8 @@ mod kstatus;
 mod lease;
 mod manage;
 mod manifest;
+#[cfg(test)]
+mod mock;
 mod outcome;
 mod plan;
 mod run;

@@ -129,6 +129,25 @@ impl ConfigObjects {
         self.config_map.metadata.name.clone().unwrap_or_default()
     }
 
+    /// The label selector of every revision of these objects (their
+    /// labels), or `None` when they carry none.
+    #[must_use]
+    pub fn selector(&self) -> Option<String> {
+        let labels = self
+            .config_map
+            .metadata
+            .labels
+            .as_ref()
+            .filter(|l| !l.is_empty())?;
+        Some(
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(","),
+        )
+    }
+
     /// The Secret's name.
     #[must_use]
     pub fn secret_name(&self) -> String {

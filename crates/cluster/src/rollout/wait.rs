@@ -293,16 +293,7 @@ impl Wait<'_> {
             })
             .cloned()
             .collect();
-        view.restarts = view
-            .pods
-            .iter()
-            .flat_map(|p| {
-                p.status
-                    .iter()
-                    .flat_map(|s| s.container_statuses.iter().flatten())
-            })
-            .map(|c| u32::try_from(c.restart_count).unwrap_or(0))
-            .sum();
+        view.restarts = diagnose::restarts(view.pods.iter().map(AsRef::as_ref));
         self.related(stores, &mut view, &all_pods, since);
         view.all_pods = all_pods;
         view

@@ -8,6 +8,7 @@ mod daemon;
 mod detect;
 mod minikube;
 mod registry;
+mod rollout;
 mod support;
 
 use std::time::Duration;
