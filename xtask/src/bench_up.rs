@@ -10,7 +10,8 @@
 //! Needs the test cluster (`cargo xtask k8s up`, in containerd mode), the
 //! registry it pulls from (`HOIST_TEST_REGISTRY`), `HOIST_BASES_DIR`, helm
 //! and kubectl on PATH. The reference app is copied (rsync) under
-//! `target/tmp/bench-up`, so its prepared outputs survive between runs.
+//! `target/tmp/bench-up` with its own build cache beside it, so prepared
+//! outputs and layers survive between runs (the first run builds them).
 //! Prints a Markdown table for BENCHMARKS.md.
 
 use std::fmt::Write as _;
@@ -350,7 +351,9 @@ async fn with_hoist(
 
 fn build_settings() -> BuildSettings {
     BuildSettings {
-        cache_dir: Some(target_dir().join("tmp/imager-app-cache")),
+        // Its own cache: the tests' shared one is locked while they build,
+        // which would time their builds, not hoist's.
+        cache_dir: Some(target_dir().join("tmp/bench-up-cache")),
         no_cache: false,
     }
 }
