@@ -206,8 +206,8 @@ pub(crate) struct LogsArgs {
     /// The service (default: every service).
     #[arg(value_name = "SERVICE")]
     pub(crate) service: Option<String>,
-    /// Keep printing new lines.
-    #[arg(short, long)]
+    /// Keep printing new lines (`-F`: `-f` names the stack file in every command).
+    #[arg(short = 'F', long)]
     pub(crate) follow: bool,
     /// Only lines newer than this, e.g. `10m`, `1h`, `30s`.
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -299,4 +299,12 @@ pub(crate) struct LoadArgs {
     /// The registry user; the password is read from `HOIST_REGISTRY_PASSWORD`.
     #[arg(long, value_name = "USER", env = "HOIST_REGISTRY_USER")]
     pub(crate) registry_user: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

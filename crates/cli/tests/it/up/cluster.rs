@@ -295,7 +295,7 @@ fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command()
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(
         logs.lines().any(|l| l.starts_with("todo-chatbot-backend-")
-            && l.contains("/backend {\"ts\":")
+            && l.contains("/backend {\"ts\"")
             && l.contains("Application startup complete")),
         "{logs}"
     );
@@ -324,7 +324,12 @@ fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command()
     assert_eq!(app.kubectl_items("persistentvolumeclaims", "").len(), 1);
     let (code, removed) = app.hoist_json(&["down", "--volumes"]);
     assert_eq!(code, 0, "{removed}");
-    assert!(app.kubectl_items("persistentvolumeclaims", "").is_empty());
+    assert_eq!(removed["volumes"].as_array().unwrap().len(), 1, "{removed}");
+    eventually(Duration::from_secs(60), "the claim is deleted", || {
+        app.kubectl_items("persistentvolumeclaims", "")
+            .is_empty()
+            .then_some(())
+    });
 
     let _ = app.kubectl(&["delete", "namespace", &app.namespace, "--wait=false"]);
 }
