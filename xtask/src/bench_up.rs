@@ -206,6 +206,11 @@ async fn measure(
         refs.push(delivered.reference);
     }
     let (by_hand, helm_noop) = with_helm(args, helm_ns, &refs)?;
+    println!(
+        "by hand: 3 × helm install --wait {}, no-op helm upgrade --wait {:?}",
+        secs(by_hand),
+        helm_noop
+    );
     let (cold_time, hoist_noop, change_time) = with_hoist(args, app, &stack, registry).await?;
     Ok(vec![
         (
@@ -317,6 +322,7 @@ async fn with_hoist(
     if !cold.succeeded {
         bail!("cold hoist up failed: {:?}", cold.findings);
     }
+    println!("hoist: cold up {}", secs(cold_time));
     let mut hoist_noop = Vec::new();
     for _ in 0..args.repeat.max(1) {
         let started = Instant::now();
