@@ -45,28 +45,49 @@ pub(crate) async fn apply(
     objects: &ConfigObjects,
 ) -> Result<(), RolloutError> {
     let params = PatchParams::apply("hoist").force();
+    // Content-named and immutable: one that exists holds this content, and
+    // applying it again would be refused (`data: {}` against a stored null).
     let mut cm = objects.config_map.clone();
     cm.metadata.namespace = Some(namespace.to_owned());
     let name = cm.name_any();
     let cm = serde_json::json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": cm.metadata, "data": cm.data, "immutable": cm.immutable});
-    Api::<ConfigMap>::namespaced(client.clone(), namespace)
-        .patch(&name, &params, &Patch::Apply(&cm))
+    let api = Api::<ConfigMap>::namespaced(client.clone(), namespace);
+    let exists = api
+        .get_metadata_opt(&name)
         .await
         .map_err(RolloutError::kube(
             namespace,
-            format!("applying ConfigMap {name}"),
+            format!("reading ConfigMap {name}"),
         ))?;
+    if exists.is_none() {
+        api.patch(&name, &params, &Patch::Apply(&cm))
+            .await
+            .map_err(RolloutError::kube(
+                namespace,
+                format!("applying ConfigMap {name}"),
+            ))?;
+    }
     let mut secret = objects.secret.clone();
     secret.metadata.namespace = Some(namespace.to_owned());
     let name = secret.name_any();
     let secret = serde_json::json!({"apiVersion": "v1", "kind": "Secret", "metadata": secret.metadata, "type": secret.type_, "data": secret.data, "immutable": secret.immutable});
-    Api::<Secret>::namespaced(client.clone(), namespace)
-        .patch(&name, &params, &Patch::Apply(&secret))
+    let api = Api::<Secret>::namespaced(client.clone(), namespace);
+    // Only whether it exists: metadata, so its values are not even read.
+    let exists = api
+        .get_metadata_opt(&name)
         .await
         .map_err(RolloutError::kube(
             namespace,
-            format!("applying Secret {name}"),
+            format!("reading Secret {name}"),
         ))?;
+    if exists.is_none() {
+        api.patch(&name, &params, &Patch::Apply(&secret))
+            .await
+            .map_err(RolloutError::kube(
+                namespace,
+                format!("applying Secret {name}"),
+            ))?;
+    }
     Ok(())
 }
 

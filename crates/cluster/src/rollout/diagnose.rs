@@ -143,6 +143,50 @@ fn waiting(c: &ContainerStatus) -> Option<(&str, &str)> {
     ))
 }
 
+/// Terminal waiting reasons: the image, the configuration, the runtime.
+fn waiting_terminal(ctx: &Context<'_>, name: &str, c: &ContainerStatus) -> Option<Draft> {
+    let container = Some(c.name.as_str());
+    let (reason, message) = waiting(c)?;
+    if IMAGE_REASONS.contains(&reason) {
+        let fix = match ctx.image {
+            Some(image) => format!(
+                "hoist delivered {} ({}) to {}; check image.repository, image.tag, image.digest and image.pullPolicy in the values (pullPolicy Never needs the image on the node)",
+                image.reference, image.digest, image.delivered_to
+            ),
+            None => "check image.repository, image.tag and image.pullPolicy in the values; import or push the image where the node finds it".to_owned(),
+        };
+        return Some(ctx.draft(
+            name,
+            container,
+            Cause::ImageNotFound,
+            format!(
+                "{reason}: container {} image {}: {message}",
+                c.name, c.image
+            ),
+            Some(fix),
+            None,
+        ));
+    }
+    // Missing for good: `secret "x" not found`, `couldn't find key K in
+    // Secret ns/x`. Others (`failed to sync secret cache`) pass by themselves.
+    if reason == "CreateContainerConfigError"
+        && (message.contains("not found") || message.contains("couldn't find key"))
+    {
+        return Some(ctx.draft(name, container, Cause::MissingConfig, format!("CreateContainerConfigError: container {}: {message}", c.name), Some("create the missing Secret or ConfigMap, or add the key to the service's env in hoist.toml (hoist applies them before the release)".to_owned()), None));
+    }
+    if matches!(reason, "CreateContainerError" | "RunContainerError") {
+        return Some(ctx.draft(
+            name,
+            container,
+            Cause::Other,
+            format!("{reason}: container {}: {message}", c.name),
+            None,
+            None,
+        ));
+    }
+    None
+}
+
 fn container_terminal(
     ctx: &Context<'_>,
     pod: &Pod,
@@ -150,42 +194,15 @@ fn container_terminal(
     c: &ContainerStatus,
     init: bool,
 ) -> Option<Draft> {
-    let container = Some(c.name.as_str());
-    if let Some((reason, message)) = waiting(c) {
-        if IMAGE_REASONS.contains(&reason) {
-            let fix = match ctx.image {
-                Some(image) => format!(
-                    "hoist delivered {} ({}) to {}; check image.repository, image.tag, image.digest and image.pullPolicy in the values (pullPolicy Never needs the image on the node)",
-                    image.reference, image.digest, image.delivered_to
-                ),
-                None => "check image.repository, image.tag and image.pullPolicy in the values; import or push the image where the node finds it".to_owned(),
-            };
-            return Some(ctx.draft(
-                name,
-                container,
-                Cause::ImageNotFound,
-                format!(
-                    "{reason}: container {} image {}: {message}",
-                    c.name, c.image
-                ),
-                Some(fix),
-                None,
-            ));
-        }
-        if reason == "CreateContainerConfigError" {
-            return Some(ctx.draft(name, container, Cause::MissingConfig, format!("CreateContainerConfigError: container {}: {message}", c.name), Some("create the missing Secret or ConfigMap, or add the key to the service's env in hoist.toml (hoist applies them before the release)".to_owned()), None));
-        }
-        if matches!(reason, "CreateContainerError" | "RunContainerError") {
-            return Some(ctx.draft(
-                name,
-                container,
-                Cause::Other,
-                format!("{reason}: container {}: {message}", c.name),
-                None,
-                None,
-            ));
-        }
+    // Ready now (or an init container that completed): past restarts or
+    // kills do not make it a failure.
+    if c.ready {
+        return None;
     }
+    if let Some(d) = waiting_terminal(ctx, name, c) {
+        return Some(d);
+    }
+    let container = Some(c.name.as_str());
     let state = c.state.as_ref();
     let last = c.last_state.as_ref().and_then(|s| s.terminated.as_ref());
     let now = state.and_then(|s| s.terminated.as_ref());
@@ -484,7 +501,7 @@ pub(crate) fn at_deadline(ctx: &Context<'_>) -> Vec<Draft> {
                         e.involved_object.name.as_deref() == Some(&name)
                             && e.reason.as_deref() == Some("Unhealthy")
                     })
-                    .filter_map(|e| e.message.clone())
+                    .filter_map(|e| e.message.as_deref().map(|m| m.trim().to_owned()))
                     .collect();
                 let probe = unhealthy.last().map_or("readiness", |m| {
                     if m.starts_with("Liveness") {
@@ -717,6 +734,16 @@ mod tests {
             }))
         };
         assert!(terminal(&ctx(&[status(1)], None)).is_empty());
+        let recovered = pod(serde_json::json!({
+            "metadata": {"name": "api-1"},
+            "status": {"containerStatuses": [{"name": "api", "image": "api:1", "imageID": "", "ready": true,
+                "restartCount": 3, "state": {"running": {}},
+                "lastState": {"terminated": {"exitCode": 1, "reason": "Error"}}}]}
+        }));
+        assert!(
+            terminal(&ctx(&[recovered], None)).is_empty(),
+            "it crashed, then came up"
+        );
         let found = terminal(&ctx(&[status(2)], None));
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].finding.cause, Cause::CrashLoop);

@@ -3,10 +3,13 @@
 //! config names and hash included) and the image digest.
 //!
 //! Where it is recorded: after a service became Ready, hoist writes the
-//! annotation `hoist.dev/fingerprint` on each workload (Deployment,
-//! StatefulSet, DaemonSet) of the release, by server-side apply with field
-//! manager `hoist`, as `<sha256> generation=<n> revision=<r>`. Helm's
-//! three-way merge keeps annotations it did not set. A later pass lists the
+//! labels `hoist.dev/fingerprint` (the first 40 hex digits of the SHA-256),
+//! `hoist.dev/fingerprint-generation` (the workload's `metadata.generation`
+//! then) and `hoist.dev/revision` on each workload (Deployment, StatefulSet,
+//! DaemonSet) of the release, by a merge patch with field manager `hoist`.
+//! Labels, because on Kubernetes 1.20 any annotation change bumps a
+//! Deployment's generation. Helm's three-way merge keeps labels it did not
+//! set. A later pass lists the
 //! namespace's workloads (one list per kind for the whole plan) and skips a
 //! service when each of its workloads carries the same fingerprint at the
 //! same `metadata.generation` (so a `helm rollback` or `kubectl edit` in
@@ -27,8 +30,12 @@ use super::kstatus::{self, Replicas, Status};
 use super::manifest::{Kind, Owned};
 use super::plan::ReleasePlan;
 
-/// The annotation.
-pub(crate) const ANNOTATION: &str = "hoist.dev/fingerprint";
+/// The labels: the fingerprint, the generation it was recorded at, the
+/// release revision. Labels, not annotations: on Kubernetes 1.20 an
+/// annotation change bumps a Deployment's generation, a label change does not.
+const FINGERPRINT: &str = "hoist.dev/fingerprint";
+const GENERATION: &str = "hoist.dev/fingerprint-generation";
+const REVISION: &str = "hoist.dev/revision";
 const RELEASE_ANNOTATION: &str = "meta.helm.sh/release-name";
 /// The pod template annotation the charts set from `configHash`.
 const CONFIG_HASH: &str = "hoist.dev/config-hash";
@@ -72,7 +79,8 @@ pub(crate) fn compute(release: &ReleasePlan) -> Result<String, RolloutError> {
     if let Some(config) = &release.config {
         field("config-hash", config.hash.as_bytes());
     }
-    Ok(hex::encode(h.finalize()))
+    // 160 bits: a label value holds at most 63 characters.
+    Ok(hex::encode(h.finalize())[..40].to_owned())
 }
 
 /// Relative paths of every file under `dir` (or `""` for a packaged chart).
@@ -187,32 +195,17 @@ fn push<K: ResourceExt>(
     let Some(release) = o.annotations().get(RELEASE_ANNOTATION) else {
         return;
     };
-    let record = o.annotations().get(ANNOTATION).map(|v| parse(v));
-    let (fingerprint, at_generation, revision) = record.unwrap_or_default();
+    let labels = o.labels();
     out.entry(release.clone()).or_default().push(Recorded {
-        fingerprint,
+        fingerprint: labels.get(FINGERPRINT).cloned(),
         generation: o.meta().generation.unwrap_or(0),
-        at_generation,
-        revision,
+        at_generation: labels.get(GENERATION).and_then(|g| g.parse().ok()),
+        revision: labels.get(REVISION).and_then(|r| r.parse().ok()),
         ready: *status == Status::Ready,
         replicas,
         config_hash: config_hash.filter(|h| !h.is_empty()),
         created: o.meta().creation_timestamp.as_ref().map(|t| t.0),
     });
-}
-
-fn parse(value: &str) -> (Option<String>, Option<i64>, Option<u32>) {
-    let mut parts = value.split(' ');
-    let fingerprint = parts.next().map(str::to_owned);
-    let (mut generation, mut revision) = (None, None);
-    for part in parts {
-        if let Some(g) = part.strip_prefix("generation=") {
-            generation = g.parse().ok();
-        } else if let Some(r) = part.strip_prefix("revision=") {
-            revision = r.parse().ok();
-        }
-    }
-    (fingerprint, generation, revision)
 }
 
 /// Whether `workloads` show `fingerprint`, unchanged since, and are Ready.
@@ -236,41 +229,12 @@ pub(crate) async fn record(
     for o in owned.iter().filter(|o| o.kind.is_workload()) {
         let result = match o.kind {
             Kind::Deployment => {
-                annotate::<Deployment>(
-                    client,
-                    namespace,
-                    &o.name,
-                    "apps/v1",
-                    "Deployment",
-                    fingerprint,
-                    revision,
-                )
-                .await
+                annotate::<Deployment>(client, namespace, &o.name, fingerprint, revision).await
             }
             Kind::StatefulSet => {
-                annotate::<StatefulSet>(
-                    client,
-                    namespace,
-                    &o.name,
-                    "apps/v1",
-                    "StatefulSet",
-                    fingerprint,
-                    revision,
-                )
-                .await
+                annotate::<StatefulSet>(client, namespace, &o.name, fingerprint, revision).await
             }
-            _ => {
-                annotate::<DaemonSet>(
-                    client,
-                    namespace,
-                    &o.name,
-                    "apps/v1",
-                    "DaemonSet",
-                    fingerprint,
-                    revision,
-                )
-                .await
-            }
+            _ => annotate::<DaemonSet>(client, namespace, &o.name, fingerprint, revision).await,
         };
         result.map_err(|source| RolloutError::Kube {
             action: format!("recording the fingerprint on {}", o.object()),
@@ -285,8 +249,6 @@ async fn annotate<K>(
     client: &kube::Client,
     namespace: &str,
     name: &str,
-    api_version: &str,
-    kind: &str,
     fingerprint: &str,
     revision: Option<u32>,
 ) -> Result<(), kube::Error>
@@ -299,22 +261,18 @@ where
 {
     let api: Api<K> = Api::namespaced(client.clone(), namespace);
     let generation = api.get(name).await?.meta().generation.unwrap_or(0);
-    let mut value = format!("{fingerprint} generation={generation}");
+    let mut labels = serde_json::Map::new();
+    labels.insert(FINGERPRINT.to_owned(), fingerprint.into());
+    labels.insert(GENERATION.to_owned(), generation.to_string().into());
     if let Some(r) = revision {
-        use std::fmt::Write as _;
-        let _ = write!(value, " revision={r}");
+        labels.insert(REVISION.to_owned(), r.to_string().into());
     }
-    let patch = serde_json::json!({
-        "apiVersion": api_version,
-        "kind": kind,
-        "metadata": {"name": name, "annotations": {ANNOTATION: value}},
-    });
-    api.patch(
-        name,
-        &PatchParams::apply("hoist").force(),
-        &Patch::Apply(&patch),
-    )
-    .await?;
+    let patch = serde_json::json!({"metadata": {"labels": labels}});
+    let params = PatchParams {
+        field_manager: Some("hoist".to_owned()),
+        ..PatchParams::default()
+    };
+    api.patch(name, &params, &Patch::Merge(&patch)).await?;
     Ok(())
 }
 
@@ -348,9 +306,5 @@ mod tests {
         );
         assert!(!unchanged(&[recorded("a", 2, 2, false)], "a"), "not Ready");
         assert!(!unchanged(&[], "a"), "no workload");
-        assert_eq!(
-            parse("abc generation=4 revision=7"),
-            (Some("abc".into()), Some(4), Some(7))
-        );
     }
 }

@@ -38,13 +38,14 @@ pub(crate) fn deployment(d: &Deployment) -> Status {
     let Some(status) = &d.status else {
         return Status::InProgress("no status yet".into());
     };
+    // Stale first: the condition may still be the previous spec's.
+    if stale(d.metadata.generation, status.observed_generation) {
+        return Status::InProgress("the controller has not seen the new spec yet".into());
+    }
     if let Some(condition) = status.conditions.iter().flatten().find(|c| {
         c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     }) {
         return Status::Failed(condition.message.clone().unwrap_or_default());
-    }
-    if stale(d.metadata.generation, status.observed_generation) {
-        return Status::InProgress("the controller has not seen the new spec yet".into());
     }
     let updated = count(status.updated_replicas);
     let total = count(status.replicas);

@@ -83,15 +83,16 @@
 //!
 //! The fingerprint covers the chart's files, the values files, every value
 //! hoist sets (image and config names included), the image digest and the
-//! config hash. It is recorded on the cluster as the annotation
-//! `hoist.dev/fingerprint` (`<sha256> generation=<n> revision=<r>`) on each
-//! workload of the release, by server-side apply, after the service became
-//! Ready. A pass reads the namespace's Deployments, StatefulSets and
-//! DaemonSets once (one list per kind for the whole plan) and skips a service
-//! whose workloads carry the same fingerprint at their current
-//! `metadata.generation` (a `helm rollback` or `kubectl edit` since changes
-//! it) and are Ready: no helm call. A release without a workload is never
-//! skipped.
+//! config hash. It is recorded on the cluster as labels on each workload
+//! of the release, after the service became Ready: `hoist.dev/fingerprint`
+//! (160 bits of SHA-256, hex), `hoist.dev/fingerprint-generation` and
+//! `hoist.dev/revision` (labels: on 1.20 an annotation change bumps a
+//! Deployment's generation). A pass reads the namespace's Deployments,
+//! StatefulSets and DaemonSets once (one list per kind for the whole plan)
+//! and skips a service whose workloads carry the same fingerprint at their
+//! current `metadata.generation` (a `helm rollback` or `kubectl edit` since
+//! changes it) and are Ready: no helm call. A release without a workload is
+//! never skipped.
 //!
 //! # Configuration objects
 //!

@@ -30,11 +30,14 @@ pub(crate) struct Run<'a> {
     findings: Mutex<Vec<Finding>>,
 }
 
-/// A new run id: UTC time and pid, e.g. `20261201T170501Z-4242`.
+/// A new run id: UTC time, pid and a counter of this process's runs,
+/// e.g. `20261201T170501Z-4242-0`.
 pub(crate) fn run_id(plan: &Plan) -> String {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     plan.options.run_id.clone().unwrap_or_else(|| {
+        let n = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         format!(
-            "{}-{}",
+            "{}-{}-{n}",
             Timestamp::now().strftime("%Y%m%dT%H%M%SZ"),
             std::process::id()
         )

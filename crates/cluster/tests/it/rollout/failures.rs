@@ -84,6 +84,12 @@ async fn plant(test: &str, on: On, bad: &str, deadline: Duration, cause: Cause) 
     let found = found.unwrap_or_else(|| panic!("no {cause:?} finding: {:#?}", outcome.findings));
     let planted = recorder.at("app", Stage::Release).unwrap();
     let finding_at = recorder.first_finding("app").unwrap();
+    let waiting = recorder.at("app", Stage::Waiting).unwrap();
+    figure(
+        &format!("{test}: watching -> finding"),
+        finding_at - waiting,
+        Some(deadline),
+    );
     figure(
         &format!("{test}: planted -> finding ({:?})", found.cause),
         finding_at - planted,
@@ -379,4 +385,44 @@ async fn a_claim_with_a_storage_class_that_does_not_exist_is_named() {
         "{f:?}"
     );
     assert!(f.fix.as_deref().unwrap().contains("standard"), "{f:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn without_rollback_the_failed_state_is_kept_for_debugging() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    cluster.probe_image().await;
+    let ns = cluster.namespace("keep").await;
+    let target = cluster.target(&ns);
+    let dir = tempfile::tempdir().unwrap();
+    let bad = format!("{GOOD}image:\n  tag: not-imported\n");
+    let app = probe_release(dir.path(), "probe", "app", &bad, Duration::from_secs(120));
+    let mut plan = plan(
+        "probe",
+        &dir.path().join(".hoist"),
+        vec![vec![app]],
+        Vec::new(),
+    );
+    plan.options.rollback = false;
+    let recorder = Recorder::default();
+    let outcome = rollout::deploy(&target, &plan, &recorder).await.unwrap();
+    assert!(!outcome.succeeded);
+    assert_eq!(outcome.services[0].action, Action::Failed, "{outcome:#?}");
+    assert_eq!(recorder.stages("app").last(), Some(&Stage::Failed));
+    assert!(outcome.report.as_ref().unwrap().is_file());
+    assert_eq!(
+        releases(&cluster, &ns.name),
+        ["probe-app"],
+        "the failed release stays"
+    );
+    let d = Api::<Deployment>::namespaced(cluster.client.clone(), &ns.name)
+        .get("probe-app")
+        .await
+        .unwrap();
+    assert_eq!(
+        d.status.unwrap().ready_replicas,
+        None,
+        "its pod is still there, not Ready"
+    );
 }
