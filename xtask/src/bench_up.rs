@@ -44,9 +44,9 @@ pub(crate) struct Args {
     repeat: usize,
 }
 
-/// The frontend node ports of the two stacks (outside the tests' ranges).
-const HOIST_PORT: u16 = 30096;
-const HELM_PORT: u16 = 30097;
+/// The frontend node ports of the two stacks (from this suite's 30085-30089).
+const HOIST_PORT: u16 = 30086;
+const HELM_PORT: u16 = 30087;
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let work = target_dir().join("tmp/bench-up");
