@@ -5,6 +5,7 @@ mod bases;
 mod bench_build;
 mod bench_engine;
 mod bench_load;
+mod bench_up;
 mod cmd;
 mod demo;
 mod fuzz;
@@ -35,6 +36,8 @@ enum Command {
     BenchLoad(bench_load::Args),
     /// Benchmark the Docker-engine run: hoist's engine::up against docker-compose.
     BenchEngine(bench_engine::Args),
+    /// Benchmark `hoist up` against the manual Helm procedure on the test cluster.
+    BenchUp(bench_up::Args),
     /// The single-node test cluster (Kubernetes 1.20 from Debian's source package).
     K8s(k8s::Args),
 }
@@ -47,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         Command::BenchBuild(args) => bench_build::run(&args),
         Command::BenchLoad(args) => bench_load::run(&args),
         Command::BenchEngine(args) => bench_engine::run(&args),
+        Command::BenchUp(args) => bench_up::run(&args),
         Command::K8s(args) => k8s::run(&args),
     }
 }

@@ -31,6 +31,20 @@ pub(crate) struct Global {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
+    /// Build, deliver, configure and roll out the stack (or the named
+    /// services and what they depend on), doing only what changed.
+    Up(UpArgs),
+    /// Per service: release revision, image, ready/desired, restarts, age, URL.
+    Status(StatusArgs),
+    /// The logs of every pod of a service (or of every service), prefixed
+    /// with pod and container.
+    Logs(LogsArgs),
+    /// Remove the stack's releases in reverse dependency order; volumes are
+    /// kept unless `--volumes`.
+    Down(DownArgs),
+    /// Roll a service back to its previous (or a given) revision, gated on
+    /// readiness like `up`.
+    Rollback(RollbackArgs),
     /// Check the prerequisites: Docker, the cluster, Minikube, Helm, kubectl.
     Doctor(DoctorArgs),
     /// Build the services' images without a Docker daemon (OCI layout + docker-archive).
@@ -39,7 +53,8 @@ pub(crate) enum Command {
     Completions(CompletionsArgs),
     /// Show how each service's variables map to its `ConfigMap` and Secret.
     Config(ConfigArgs),
-    /// Print the Kubernetes objects hoist would apply, as YAML.
+    /// Print everything `up` would apply, as YAML: each service's
+    /// `ConfigMap` and Secret, and its chart rendered with hoist's values.
     Render(RenderArgs),
     /// Deliver a built image to the cluster: load it into the node's Docker
     /// daemon or containerd, or push it to a registry, sending only what the
@@ -101,15 +116,20 @@ pub(crate) struct ConfigArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct RenderArgs {
-    /// Which objects to render. Only `config` (each service's `ConfigMap` and
-    /// Secret) is rendered so far; the charts' objects are not yet.
+    /// The services to render (default: every service).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Render only one kind of object.
     #[arg(long, value_enum, value_name = "KIND")]
-    pub(crate) only: RenderKind,
+    pub(crate) only: Option<RenderKind>,
     /// Print Secret values (base64, as applied) instead of `<redacted>`.
     #[arg(long)]
     pub(crate) show_secrets: bool,
     #[command(flatten)]
     pub(crate) env: EnvFileArgs,
+    /// Name images as this registry would (`HOST[/PREFIX]`), as `up --registry` does.
+    #[arg(long, value_name = "HOST[/PREFIX]")]
+    pub(crate) registry: Option<String>,
 }
 
 /// The kinds of objects `render --only` accepts.
@@ -117,6 +137,116 @@ pub(crate) struct RenderArgs {
 pub(crate) enum RenderKind {
     /// `ConfigMaps` and Secrets.
     Config,
+    /// The charts' objects.
+    Charts,
+}
+
+/// The cluster a lifecycle command talks to.
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
+    /// The kube context to use instead of the kubeconfig's current one.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) context: Option<String>,
+    /// Seconds the API server gets to answer before it counts as down.
+    #[arg(long, value_name = "SECONDS", default_value_t = 5)]
+    pub(crate) timeout: u64,
+}
+
+/// Where images go when the cluster pulls from a registry.
+#[derive(Debug, Args)]
+pub(crate) struct RegistryArgs {
+    /// Push images to this registry (and deploy them from it by digest),
+    /// instead of `[registry]` in hoist.toml or loading them locally.
+    #[arg(long, value_name = "HOST[/PREFIX]")]
+    pub(crate) registry: Option<String>,
+    /// Talk to the registry over plain HTTP (only for registries you run yourself).
+    #[arg(long)]
+    pub(crate) insecure_registry: bool,
+    /// The registry user; the password is read from `HOIST_REGISTRY_PASSWORD`.
+    #[arg(long, value_name = "USER", env = "HOIST_REGISTRY_USER")]
+    pub(crate) registry_user: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct UpArgs {
+    /// The services to deploy, with what they depend on (default: every service).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Deploy exactly the named services, not what they depend on.
+    #[arg(long, requires = "services")]
+    pub(crate) only: bool,
+    /// Keep a failed rollout as it is, for debugging, instead of rolling it back.
+    #[arg(long)]
+    pub(crate) no_rollback: bool,
+    /// Pack every layer and run every prepare step again.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+    /// The build cache (default `$XDG_CACHE_HOME/hoist` or `~/.cache/hoist`).
+    #[arg(long, value_name = "DIR", env = "HOIST_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct StatusArgs {
+    /// The services to show (default: every service).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LogsArgs {
+    /// The service (default: every service).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) service: Option<String>,
+    /// Keep printing new lines (`-F`: `-f` names the stack file in every command).
+    #[arg(short = 'F', long)]
+    pub(crate) follow: bool,
+    /// Only lines newer than this, e.g. `10m`, `1h`, `30s`.
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub(crate) since: Option<std::time::Duration>,
+    /// At most this many lines per container to start with.
+    #[arg(long, value_name = "LINES")]
+    pub(crate) tail: Option<i64>,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DownArgs {
+    /// The services to remove (default: every service).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Delete the PersistentVolumeClaims too, and with them the data.
+    #[arg(long)]
+    pub(crate) volumes: bool,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RollbackArgs {
+    /// The service (default: every service with an earlier revision).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) service: Option<String>,
+    /// The revision to return to (default: the one before the current).
+    #[arg(long, value_name = "REVISION", requires = "service")]
+    pub(crate) to: Option<u32>,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
 }
 
 /// Where `hoist load` delivers images.
@@ -169,4 +299,12 @@ pub(crate) struct LoadArgs {
     /// The registry user; the password is read from `HOIST_REGISTRY_PASSWORD`.
     #[arg(long, value_name = "USER", env = "HOIST_REGISTRY_USER")]
     pub(crate) registry_user: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_command_line_is_consistent() {
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

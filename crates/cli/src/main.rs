@@ -4,9 +4,11 @@
 
 mod cli;
 mod commands;
+mod deploy;
 mod exit;
 mod progress;
 mod stack;
+mod steps;
 
 fn main() -> std::process::ExitCode {
     let cli = <cli::Cli as clap::Parser>::parse();

@@ -30,6 +30,13 @@ impl Bars {
     }
 }
 
+impl Bars {
+    /// The bars' container, for lines printed above them.
+    pub(crate) fn multi(&self) -> &MultiProgress {
+        &self.multi
+    }
+}
+
 impl Reporter for Bars {
     fn on_start(&self, what: &str, total: Option<u64>) -> TaskId {
         let id = self.next.fetch_add(1, Ordering::Relaxed);

@@ -12,6 +12,12 @@ use crate::exit;
 /// returned: 2 when the command line names something unusable (no stack
 /// file, an unknown profile), 1 when the file is invalid.
 pub(crate) fn load(global: &Global) -> Result<Stack, ExitCode> {
+    read(global).map_err(|error| fail(error, "failed to load the stack file"))
+}
+
+/// The stack file from `-f`, or `hoist.toml` here or in the nearest
+/// parent, loaded with `--profile` applied.
+pub(crate) fn read(global: &Global) -> Result<Stack, hoist_config::Error> {
     let path = match &global.file {
         Some(path) => Ok(path.clone()),
         None => std::env::current_dir()
@@ -22,7 +28,6 @@ pub(crate) fn load(global: &Global) -> Result<Stack, ExitCode> {
             .and_then(|cwd| hoist_config::find_stack_file(&cwd)),
     };
     path.and_then(|path| Stack::load(&path, global.profile.as_deref()))
-        .map_err(|error| fail(error, "failed to load the stack file"))
 }
 
 /// Every service's variables, from the stack's `.env` files, `--env-file`

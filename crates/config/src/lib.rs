@@ -14,7 +14,12 @@
 //! [services.backend]
 //! depends_on = ["database"]       # rolls out after these are ready
 //! ports = [8000]
-//! chart = { path = "charts/backend", values = ["charts/backend/values-local.yaml"] }
+//! # `set`: non-secret chart values `hoist up` passes with --set (refused
+//! # when the key's last part or the value looks like a secret).
+//! chart = { path = "charts/backend", values = ["charts/backend/values-local.yaml"], set = { replicaCount = 2 } }
+//! # How long `hoist up` waits for the service to be ready, and how many
+//! # container restarts count as a crash loop.
+//! rollout = { timeout = "5m", crashloop_restarts = 2 }   # the defaults
 //! # Docker engine only (`engine = "docker"`, `hoist up --engine docker`):
 //! ready = { http = "/ready" }     # or { tcp = 5432 }, { exec = ["pg_isready"] }; deadline = "120s"
 //! publish = 8000                  # first port on 127.0.0.1:8000 (`true`: its own number)
@@ -31,6 +36,11 @@
 //! config = ["LOG_LEVEL"]          # always `ConfigMap`; refused if it looks secret
 //! allow_plain = []                # `ConfigMap` even though it looks secret
 //! defaults = { LOG_LEVEL = "info" }
+//!
+//! [registry]                      # for clusters that pull images from a registry
+//! address = "registry.example.com/team"   # HOST[:PORT][/PREFIX]; `--registry` wins
+//! insecure = false                # plain HTTP, only for a registry you run yourself
+//! user = "ci"                     # the password comes from HOIST_REGISTRY_PASSWORD
 //!
 //! [profiles.production.services.backend.env.defaults]
 //! LOG_LEVEL = "warning"           # a profile overrides any field
@@ -114,8 +124,8 @@ pub use location::Location;
 pub use mapping::{EnvInputs, Mapping, ServiceEnv, Source, Value, Var, resolve};
 pub use secret::{REDACTED, SecretValue};
 pub use stack::{
-    Chart, DEFAULT_READY_DEADLINE, Engine, EnvSpec, Publish, Ready, ReadyCheck, Service, Stack,
-    VolumeMount,
+    Chart, DEFAULT_READY_DEADLINE, Engine, EnvSpec, Publish, Ready, ReadyCheck, Registry,
+    RolloutSpec, Service, Stack, VolumeMount,
 };
 
 /// The stack file's name.

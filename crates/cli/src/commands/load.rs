@@ -7,16 +7,13 @@ use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use hoist_cluster::deliver::{self, Destination, ImageSource, RegistryCredentials, RegistryTarget};
+use hoist_cluster::deliver::{self, Destination, ImageSource, RegistryTarget};
 use hoist_cluster::docker::DockerEndpoint;
 use hoist_cluster::env::Environment;
 use hoist_cluster::target::{self, Target};
 
 use crate::cli::{Global, LoadArgs, LoadTarget};
 use crate::progress::Bars;
-
-/// The variable holding the registry password, so it never appears in `ps`.
-const PASSWORD_VAR: &str = "HOIST_REGISTRY_PASSWORD";
 
 pub(crate) async fn run(global: &Global, args: &LoadArgs) -> anyhow::Result<ExitCode> {
     let image = ImageSource {
@@ -98,21 +95,9 @@ async fn destination(env: &Environment, args: &LoadArgs) -> anyhow::Result<Desti
 }
 
 fn registry(args: &LoadArgs) -> anyhow::Result<Option<RegistryTarget>> {
-    let Some(address) = args.registry.as_deref() else {
-        return Ok(None);
-    };
-    let credentials = match &args.registry_user {
-        Some(user) => Some(RegistryCredentials {
-            user: user.clone(),
-            password: std::env::var(PASSWORD_VAR).with_context(|| {
-                format!("--registry-user {user} needs the password in {PASSWORD_VAR}")
-            })?,
-        }),
-        None => None,
-    };
-    Ok(Some(RegistryTarget::parse(
-        address,
+    crate::deploy::registry_target(
+        args.registry.as_deref(),
         args.insecure_registry,
-        credentials,
-    )))
+        args.registry_user.as_deref(),
+    )
 }

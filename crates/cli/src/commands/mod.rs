@@ -5,8 +5,13 @@ mod build;
 mod completions;
 mod config;
 mod doctor;
+mod down;
 mod load;
+mod logs;
 mod render;
+mod rollback;
+mod status;
+mod up;
 
 use std::process::ExitCode;
 
@@ -28,7 +33,12 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
             Command::Doctor(args) => doctor::run(&cli.global, &args).await,
             Command::Completions(args) => Ok(completions::run(&args)),
             Command::Config(args) => config::run(&cli.global, &args),
-            Command::Render(args) => render::run(&cli.global, &args),
+            Command::Render(args) => render::run(&cli.global, &args).await,
+            Command::Up(args) => up::run(&cli.global, &args).await,
+            Command::Status(args) => status::run(&cli.global, &args).await,
+            Command::Logs(args) => logs::run(&cli.global, &args).await,
+            Command::Down(args) => down::run(&cli.global, &args).await,
+            Command::Rollback(args) => rollback::run(&cli.global, &args).await,
             Command::Build(args) => build::run(&cli.global, &args),
             Command::Load(args) => load::run(&cli.global, &args).await,
         }

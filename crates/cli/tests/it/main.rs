@@ -1,3 +1,5 @@
 //! Tests of the `hoist` binary: its output, JSON and exit codes.
 
+mod app;
 mod doctor;
+mod up;

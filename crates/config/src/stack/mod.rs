@@ -14,7 +14,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 pub use engine::{DEFAULT_READY_DEADLINE, Engine, Publish, Ready, ReadyCheck, VolumeMount};
-pub use schema::{Chart, EnvSpec, Service};
+pub use schema::{Chart, EnvSpec, Registry, RolloutSpec, Service};
 
 use crate::error::{Result, StackError};
 use crate::location::{Location, nearest};
@@ -38,6 +38,8 @@ pub struct Stack {
     pub profiles: Vec<String>,
     /// The services by name.
     pub services: BTreeMap<String, Service>,
+    /// `[registry]`: where images go for clusters that pull from a registry.
+    pub registry: Option<Registry>,
     source: String,
 }
 
@@ -98,6 +100,7 @@ impl Stack {
             profile: profile.map(str::to_owned),
             profiles,
             services: raw.services,
+            registry: raw.registry,
             source,
         })
     }

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -17,6 +18,8 @@ pub(crate) struct RawStack {
     pub(crate) engine: super::engine::Engine,
     #[serde(default)]
     pub(crate) services: BTreeMap<String, Service>,
+    /// Where images go for clusters that pull from a registry.
+    pub(crate) registry: Option<Registry>,
     // Only checked for shape here; profiles are merged before deserializing.
     #[serde(default, rename = "profiles")]
     pub(crate) _profiles: BTreeMap<String, toml::Table>,
@@ -51,6 +54,9 @@ pub struct Service {
     pub volumes: super::engine::Volumes,
     /// Docker engine: how many containers run the service (default 1).
     pub replicas: Option<Spanned<u16>>,
+    /// How `hoist up` waits for the service and when it gives up.
+    #[serde(default)]
+    pub rollout: RolloutSpec,
 }
 
 /// A Helm chart and its values files.
@@ -63,6 +69,93 @@ pub struct Chart {
     /// Values files, relative to the stack file's directory, later ones winning.
     #[serde(default)]
     pub values: Vec<PathBuf>,
+    /// Non-secret chart values hoist passes with `--set`, e.g.
+    /// `set = { "database.fromSecret.enabled" = false }`. Strings, integers,
+    /// floats and booleans; a key whose last part names a secret or a value
+    /// that looks like one is refused (secrets belong in `.env`).
+    #[serde(default)]
+    pub set: BTreeMap<String, Spanned<toml::Value>>,
+}
+
+impl Chart {
+    /// The `set` values as `--set` pairs, in key order, values as text.
+    #[must_use]
+    pub fn set_values(&self) -> Vec<(String, String)> {
+        self.set
+            .iter()
+            .map(|(key, value)| (key.clone(), scalar_text(value.get_ref())))
+            .collect()
+    }
+}
+
+/// A scalar TOML value as `--set` takes it (strings unquoted).
+pub(crate) fn scalar_text(value: &toml::Value) -> String {
+    match value {
+        toml::Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// `[services.<name>.rollout]`: how long `hoist up` waits for the service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RolloutSpec {
+    /// How long the service may take to become ready before the rollout
+    /// fails: `"5m"`, `"90s"`, `"2m30s"`. Default 5 minutes.
+    #[serde(default = "default_timeout", deserialize_with = "duration")]
+    pub timeout: Duration,
+    /// How many restarts of a container count as a crash loop. Default 2.
+    #[serde(default = "default_crashloop_restarts")]
+    pub crashloop_restarts: u32,
+}
+
+impl Default for RolloutSpec {
+    fn default() -> Self {
+        Self {
+            timeout: default_timeout(),
+            crashloop_restarts: default_crashloop_restarts(),
+        }
+    }
+}
+
+fn default_timeout() -> Duration {
+    Duration::from_secs(300)
+}
+
+fn default_crashloop_restarts() -> u32 {
+    2
+}
+
+fn duration<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Duration, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    let parsed = humantime::parse_duration(&text).map_err(|error| {
+        serde::de::Error::custom(format!(
+            "`{text}` is not a duration ({error}); write e.g. \"5m\", \"90s\" or \"2m30s\""
+        ))
+    })?;
+    if parsed.is_zero() {
+        return Err(serde::de::Error::custom(
+            "a rollout timeout of zero would fail every rollout; write e.g. \"5m\"",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// `[registry]`: where images go for a cluster that pulls from a registry
+/// (any cluster hoist cannot load images into). `--registry` wins over it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Registry {
+    /// `HOST[:PORT][/PREFIX]`, e.g. `registry.example.com/team`.
+    pub address: Spanned<String>,
+    /// Plain HTTP instead of HTTPS (only for a registry you run yourself).
+    #[serde(default)]
+    pub insecure: bool,
+    /// The user to push as; the password is read from
+    /// `HOIST_REGISTRY_PASSWORD`, never from this file.
+    pub user: Option<String>,
 }
 
 /// A service's environment: where values come from and how they are classified.

@@ -24,6 +24,9 @@ pub(super) fn stack(
         label(ctx, "service name", &Spanned::new(span, name.clone()))?;
         env(ctx, name, &service.env)?;
         super::engine::validate(ctx, name, service)?;
+        if let Some(chart) = &service.chart {
+            chart_set(ctx, name, &chart.set)?;
+        }
         for target in &service.depends_on {
             if !raw.services.contains_key(target.get_ref()) {
                 return Err(StackError::UnknownDependency {
@@ -35,6 +38,9 @@ pub(super) fn stack(
                 });
             }
         }
+    }
+    if let Some(registry) = &raw.registry {
+        registry_address(ctx, &registry.address)?;
     }
     if let Some((path, span)) = find_cycle(&raw.services) {
         return Err(StackError::Cycle {
@@ -138,6 +144,72 @@ fn env(ctx: &Ctx<'_>, service: &str, spec: &EnvSpec) -> Result<(), StackError> {
         }
     }
     Ok(())
+}
+
+/// `chart.set`: scalars only, and nothing that belongs in a Secret, since
+/// these values go on helm's command line and into the release.
+fn chart_set(
+    ctx: &Ctx<'_>,
+    service: &str,
+    set: &BTreeMap<String, Spanned<toml::Value>>,
+) -> Result<(), StackError> {
+    for (key, value) in set {
+        let invalid = |message: String| StackError::Invalid {
+            location: ctx.location(value.span().start),
+            message,
+        };
+        if key.is_empty() || key.split('.').any(str::is_empty) {
+            return Err(invalid(format!(
+                "services.{service}.chart.set: `{key}` is not a chart value path; write dotted keys such as \"image.pullPolicy\""
+            )));
+        }
+        if !matches!(
+            value.get_ref(),
+            toml::Value::String(_)
+                | toml::Value::Integer(_)
+                | toml::Value::Float(_)
+                | toml::Value::Boolean(_)
+        ) {
+            return Err(invalid(format!(
+                "services.{service}.chart.set.\"{key}\" must be a string, number or boolean; put lists and tables in a values file under chart.values"
+            )));
+        }
+        let last = key.rsplit('.').next().unwrap_or(key);
+        let text = super::schema::scalar_text(value.get_ref());
+        if hoist_secrets::name_is_sensitive(last)
+            || hoist_secrets::value_looks_secret(&text).is_some()
+        {
+            return Err(invalid(format!(
+                "services.{service}.chart.set.\"{key}\" looks like a secret, and chart.set values go on helm's command line and into the release; put it in .env and list it in services.{service}.env.secret"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// `registry.address` is `HOST[:PORT][/PREFIX]`, without a scheme.
+fn registry_address(ctx: &Ctx<'_>, address: &Spanned<String>) -> Result<(), StackError> {
+    let text = address.get_ref();
+    let problem = if text.trim().is_empty() {
+        Some("it is empty")
+    } else if text.contains("://") {
+        Some(
+            "it has a scheme; write the host without http:// or https:// (set `insecure = true` for plain HTTP)",
+        )
+    } else if text.chars().any(char::is_whitespace) {
+        Some("it has whitespace")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(reason) => Err(StackError::Invalid {
+            location: ctx.location(address.span().start),
+            message: format!(
+                "registry.address `{text}` is not HOST[:PORT][/PREFIX] ({reason}), e.g. \"registry.example.com/team\""
+            ),
+        }),
+    }
 }
 
 /// Whether `name` is `[A-Za-z_][A-Za-z0-9_]*`.

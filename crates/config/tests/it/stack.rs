@@ -152,3 +152,90 @@ base = "scratch"
         })
     );
 }
+
+#[test]
+fn chart_set_rollout_and_registry_are_read_with_their_defaults() {
+    let dir = project(&[(
+        "hoist.toml",
+        r#"project = "shop"
+
+[registry]
+address = "127.0.0.1:5000/team"
+insecure = true
+
+[services.web]
+chart = { path = "chart", set = { "image.pullPolicy" = "Always", replicaCount = 2, "db.fromSecret.enabled" = false } }
+rollout = { timeout = "90s" }
+
+[services.worker]
+"#,
+    )]);
+    let stack = load(dir.path(), None);
+    let web = &stack.services["web"];
+    assert_eq!(
+        web.chart.as_ref().unwrap().set_values(),
+        [
+            ("db.fromSecret.enabled".to_owned(), "false".to_owned()),
+            ("image.pullPolicy".to_owned(), "Always".to_owned()),
+            ("replicaCount".to_owned(), "2".to_owned()),
+        ]
+    );
+    assert_eq!(web.rollout.timeout, std::time::Duration::from_secs(90));
+    assert_eq!(web.rollout.crashloop_restarts, 2);
+    let worker = &stack.services["worker"];
+    assert_eq!(worker.rollout.timeout, std::time::Duration::from_secs(300));
+    let registry = stack.registry.as_ref().unwrap();
+    assert_eq!(registry.address.get_ref(), "127.0.0.1:5000/team");
+    assert!(registry.insecure);
+    assert_eq!(registry.user, None);
+}
+
+#[test]
+fn chart_set_refuses_secrets_and_tables_naming_the_line() {
+    let cases = [
+        (
+            r#"set = { "auth.password" = "hunter2-but-longer" }"#,
+            "hoist.toml:4:53: services.web.chart.set.\"auth.password\" looks like a secret, and chart.set values go on helm's command line and into the release; put it in .env and list it in services.web.env.secret",
+        ),
+        (
+            r#"set = { resources = { cpu = "1" } }"#,
+            "hoist.toml:4:47: services.web.chart.set.\"resources\" must be a string, number or boolean; put lists and tables in a values file under chart.values",
+        ),
+    ];
+    for (set, expected) in cases {
+        let text = format!(
+            "project = \"shop\"\n\n[services.web]\nchart = {{ path = \"chart\", {set} }}\n"
+        );
+        let dir = project(&[("hoist.toml", &text)]);
+        let error = Stack::load(&dir.path().join("hoist.toml"), None).unwrap_err();
+        let message = error.to_string();
+        assert!(message.ends_with(expected), "{message}");
+    }
+}
+
+#[test]
+fn a_bad_timeout_or_registry_address_is_named() {
+    let dir = project(&[(
+        "hoist.toml",
+        "project = \"shop\"\n[services.web]\nrollout = { timeout = \"soon\" }\n",
+    )]);
+    let message = Stack::load(&dir.path().join("hoist.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("hoist.toml:3:23: `soon` is not a duration")
+            && message.ends_with("write e.g. \"5m\", \"90s\" or \"2m30s\""),
+        "{message}"
+    );
+    let dir = project(&[(
+        "hoist.toml",
+        "project = \"shop\"\n[registry]\naddress = \"https://r.example\"\n",
+    )]);
+    let message = Stack::load(&dir.path().join("hoist.toml"), None)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.ends_with("hoist.toml:3:11: registry.address `https://r.example` is not HOST[:PORT][/PREFIX] (it has a scheme; write the host without http:// or https:// (set `insecure = true` for plain HTTP)), e.g. \"registry.example.com/team\""),
+        "{message}"
+    );
+}

@@ -1,0 +1,264 @@
+//! `up`: build (cached) -> deliver by digest -> configuration objects ->
+//! ordered rollout, doing only what changed, and saying per service what
+//! was skipped and why.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use hoist_cluster::deliver;
+use hoist_cluster::rollout::{self, Finding, ServiceOutcome};
+use hoist_cluster::target::Delivery;
+use hoist_config::{EnvInputs, Stack};
+use hoist_imager::human;
+use serde::Serialize;
+
+use crate::access::{self, Access};
+use crate::cluster::{self, ClusterOptions};
+use crate::images::{self, BuildSettings, BuildSummary, DeliverSummary, short_digest};
+use crate::report::{Reporter, Step, StepState};
+use crate::{Result, plan, select};
+
+/// What `up` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct UpOptions {
+    /// The services to deploy (every service when empty), with what they
+    /// depend on unless `only`.
+    pub services: Vec<String>,
+    /// Deploy exactly the named services, not their dependencies.
+    pub only: bool,
+    /// Where variables come from besides the stack's `.env` files.
+    pub env: EnvInputs,
+    /// Which cluster, and how images reach it.
+    pub cluster: ClusterOptions,
+    /// How images are built.
+    pub build: BuildSettings,
+    /// Roll a failed service back (`false`: `--no-rollback`).
+    pub rollback: bool,
+}
+
+/// What `up` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct UpOutcome {
+    /// The project.
+    pub project: String,
+    /// The namespace.
+    pub namespace: String,
+    /// The kube context.
+    pub context: String,
+    /// What the context points at and how images get there, in words.
+    pub target: String,
+    /// How images were delivered.
+    pub delivery: Delivery,
+    /// Every service is Ready on what was asked for.
+    pub succeeded: bool,
+    /// The rollout's run id.
+    pub run_id: String,
+    /// The run's report (`.hoist/runs/<id>/report.json`; always on failure).
+    pub report: Option<PathBuf>,
+    /// Per service, in rollout order.
+    pub services: Vec<ServiceSummary>,
+    /// The rollout's findings (empty on success).
+    pub findings: Vec<Finding>,
+}
+
+/// One service's part of an [`UpOutcome`].
+#[derive(Debug, Clone, Serialize)]
+pub struct ServiceSummary {
+    /// The service.
+    pub service: String,
+    /// Its image build (none without an image table).
+    pub build: Option<BuildSummary>,
+    /// Its image delivery.
+    pub deliver: Option<DeliverSummary>,
+    /// Its rollout (none without a chart).
+    pub rollout: Option<ServiceOutcome>,
+    /// The image's short digest, `sha256:<12 hex>`.
+    pub image: Option<String>,
+    /// How to open it, when it is exposed outside the cluster.
+    pub access: Option<Access>,
+    /// The steps that did nothing, and why.
+    pub skipped: Vec<Skipped>,
+}
+
+/// A step that did nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// The step.
+    pub step: Step,
+    /// Why.
+    pub reason: String,
+}
+
+/// Builds, delivers and rolls out the selected services of `stack`.
+///
+/// The inputs are checked first (services, variables, recipes), then the
+/// cluster (it must answer within seconds, and have a way to get images),
+/// and only then is anything built, sent or applied.
+///
+/// # Errors
+///
+/// Input errors ([`crate::Error::is_input`]), [`crate::Error::NoCluster`],
+/// [`crate::Error::NoImagePath`], a failed build or delivery, or a rollout
+/// that could not run. A service that fails its rollout is an outcome with
+/// `succeeded: false` and findings, not an error.
+pub async fn up(stack: &Stack, options: &UpOptions, reporter: &dyn Reporter) -> Result<UpOutcome> {
+    let levels = select::levels(stack, &options.services, options.only)?;
+    let services: Vec<String> = levels.iter().flatten().cloned().collect();
+    let mapping = hoist_config::resolve(stack, &options.env)?;
+    let mut recipes = Vec::new();
+    for service in &services {
+        if let Some(recipe) = images::recipe(stack, service)? {
+            recipes.push((service.clone(), recipe));
+        }
+    }
+
+    let cluster = cluster::connect(stack, &options.cluster).await?;
+    let (detection, destination) = cluster.destination(stack, &options.cluster).await?;
+    let loader = deliver::open(destination).await?;
+
+    let mut images_built = BTreeMap::new();
+    for (service, recipe) in &recipes {
+        reporter.on_step(service, Step::Build, &StepState::Started);
+        let image = images::build(stack, service, recipe, &options.build, reporter)?;
+        let summary = BuildSummary::from(&image);
+        reporter.on_step(service, Step::Build, &build_state(&summary));
+        images_built.insert(service.clone(), (image, summary));
+    }
+    let mut delivered = BTreeMap::new();
+    for (service, (image, _)) in &images_built {
+        reporter.on_step(service, Step::Deliver, &StepState::Started);
+        let summary = images::deliver(stack, service, image, loader.as_ref(), reporter).await?;
+        reporter.on_step(service, Step::Deliver, &deliver_state(&summary));
+        delivered.insert(service.clone(), summary);
+    }
+
+    let plan = plan::build(&plan::Inputs {
+        stack,
+        levels: &levels,
+        mapping: Some(&mapping),
+        images: &delivered,
+        rollback: options.rollback,
+    })?;
+    for release in plan.releases() {
+        reporter.on_step(&release.service, Step::Rollout, &StepState::Started);
+    }
+    let outcome = rollout::deploy(&cluster.target, &plan, reporter).await?;
+
+    let mut summaries = Vec::new();
+    for service in &services {
+        let rollout = outcome
+            .services
+            .iter()
+            .find(|s| &s.service == service)
+            .cloned();
+        let access = match &rollout {
+            Some(r) if r.revision.is_some() => {
+                first_access(&cluster, &detection, stack, service).await?
+            }
+            _ => None,
+        };
+        summaries.push(summary(
+            service,
+            images_built.get(service).map(|(_, b)| b.clone()),
+            delivered.get(service).cloned(),
+            rollout,
+            access,
+        ));
+    }
+    Ok(UpOutcome {
+        project: stack.project.clone(),
+        namespace: stack.namespace.clone(),
+        context: cluster.context.name.clone(),
+        target: detection.summary(),
+        delivery: detection.delivery.clone(),
+        succeeded: outcome.succeeded,
+        run_id: outcome.run_id,
+        report: outcome.report,
+        services: summaries,
+        findings: outcome.findings,
+    })
+}
+
+/// The first way to open `service` from this machine, if it is exposed.
+pub(crate) async fn first_access(
+    cluster: &cluster::Cluster,
+    detection: &hoist_cluster::target::Detection,
+    stack: &Stack,
+    service: &str,
+) -> Result<Option<Access>> {
+    let release = plan::release_name(stack, service);
+    let exposed = access::exposed(&cluster.target.client, &stack.namespace, &release).await?;
+    Ok(exposed
+        .first()
+        .map(|e| access::access(detection, &cluster.context.server, &stack.namespace, e)))
+}
+
+fn summary(
+    service: &str,
+    build: Option<BuildSummary>,
+    deliver: Option<DeliverSummary>,
+    rollout: Option<ServiceOutcome>,
+    access: Option<Access>,
+) -> ServiceSummary {
+    let mut skipped = Vec::new();
+    if build.as_ref().is_some_and(|b| b.cached) {
+        skipped.push(Skipped {
+            step: Step::Build,
+            reason: "inputs unchanged: every layer from the cache".to_owned(),
+        });
+    }
+    if let Some(d) = deliver.as_ref().filter(|d| d.skipped) {
+        skipped.push(Skipped {
+            step: Step::Deliver,
+            reason: format!("{} already has {}", d.target, short_digest(&d.digest)),
+        });
+    }
+    if rollout
+        .as_ref()
+        .is_some_and(|r| r.action == rollout::Action::Unchanged)
+    {
+        skipped.push(Skipped {
+            step: Step::Rollout,
+            reason: "chart, values, image and configuration unchanged, and Ready".to_owned(),
+        });
+    }
+    ServiceSummary {
+        service: service.to_owned(),
+        image: deliver.as_ref().map(|d| short_digest(&d.digest)),
+        build,
+        deliver,
+        rollout,
+        access,
+        skipped,
+    }
+}
+
+fn build_state(summary: &BuildSummary) -> StepState {
+    if summary.cached {
+        StepState::Skipped(format!(
+            "cached, {} ({})",
+            short_digest(&summary.digest),
+            human(summary.uncompressed_size)
+        ))
+    } else {
+        StepState::Done(format!(
+            "{} layer(s) packed, {} reused, {} ({})",
+            summary.layers_packed,
+            summary.layers_reused,
+            short_digest(&summary.digest),
+            human(summary.uncompressed_size)
+        ))
+    }
+}
+
+fn deliver_state(summary: &DeliverSummary) -> StepState {
+    if summary.skipped {
+        StepState::Skipped(format!("already in {}", summary.target))
+    } else {
+        StepState::Done(format!(
+            "{} sent to {}",
+            human(summary.bytes_sent),
+            summary.target
+        ))
+    }
+}
