@@ -193,6 +193,11 @@ namespace = "{ns}"
         if let Some(kubeconfig) = &self.kubeconfig {
             command.env("KUBECONFIG", kubeconfig);
         }
+        // The recipes name their bases through it; without a cluster no
+        // build starts, so any directory will do there.
+        if std::env::var_os("HOIST_BASES_DIR").is_none() {
+            command.env("HOIST_BASES_DIR", "/var/cache/hoist/bases");
+        }
         if let Some(docker) = &self.docker_host {
             command.env("DOCKER_HOST", docker);
         }
