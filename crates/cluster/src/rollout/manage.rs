@@ -12,7 +12,6 @@ use super::config::{Created, delete_matching};
 use super::error::RolloutError;
 use super::events::{Event, Reporter, Stage};
 use super::fingerprint;
-use super::lease;
 use super::outcome::{Action, Outcome, Removed, ServiceOutcome, ServiceStatus};
 use super::plan::{ConfigObjects, Plan, ReleasePlan, Target};
 use super::run::Run;
@@ -61,16 +60,7 @@ pub(crate) async fn rollback(
         });
     };
     let run = Run::new(target, plan, reporter);
-    let held = lease::acquire(
-        &target.client,
-        ns,
-        &lease::identity(&plan.project, &run.id),
-        plan.options.lease_duration,
-    )
-    .await?;
-    let result = run.rollback_to(release, wanted).await;
-    held.release().await;
-    result
+    run.holding(run.rollback_to(release, wanted)).await
 }
 
 impl Run<'_> {
@@ -175,18 +165,9 @@ pub(crate) async fn remove(
     for s in services {
         find(plan, s)?;
     }
-    let ns = target.namespace.as_str();
     let run = Run::new(target, plan, reporter);
-    let held = lease::acquire(
-        &target.client,
-        ns,
-        &lease::identity(&plan.project, &run.id),
-        plan.options.lease_duration,
-    )
-    .await?;
-    let result = remove_held(target, plan, services, volumes, reporter).await;
-    held.release().await;
-    result
+    run.holding(remove_held(target, plan, services, volumes, reporter))
+        .await
 }
 
 async fn remove_held(

@@ -105,6 +105,14 @@ impl<'a> Run<'a> {
             fingerprints.insert(release.service.clone(), fingerprint::compute(release)?);
         }
         config::ensure_namespace(&self.target.client, self.ns()).await?;
+        self.holding(self.levels(&fingerprints)).await
+    }
+
+    /// Runs `work` holding the namespace's Lease, released after it.
+    pub(crate) async fn holding<T>(
+        &self,
+        work: impl std::future::Future<Output = Result<T, RolloutError>>,
+    ) -> Result<T, RolloutError> {
         let identity = lease::identity(&self.plan.project, &self.id);
         let held = lease::acquire(
             &self.target.client,
@@ -113,7 +121,7 @@ impl<'a> Run<'a> {
             self.plan.options.lease_duration,
         )
         .await?;
-        let result = self.levels(&fingerprints).await;
+        let result = work.await;
         held.release().await;
         result
     }

@@ -19,7 +19,7 @@ use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use serde::de::DeserializeOwned;
 
-use super::diagnose::{self, Context, Draft};
+use super::diagnose::{self, Context, Draft, LogRequest};
 use super::events::{Event as Progress, Reporter};
 use super::kstatus::{self, Replicas, Status};
 use super::manifest::{Kind, Owned};
@@ -190,25 +190,39 @@ impl Wait<'_> {
     async fn with_logs(&self, draft: Draft) -> Finding {
         let mut finding = draft.finding;
         if let Some(request) = draft.logs {
-            let params = LogParams {
-                container: Some(request.container.clone()),
-                previous: request.previous,
-                tail_lines: Some(30),
-                ..LogParams::default()
-            };
-            let pods = Api::<Pod>::namespaced(self.client.clone(), self.namespace);
-            let logs =
-                tokio::time::timeout(Duration::from_secs(10), pods.logs(&request.pod, &params))
-                    .await;
-            finding.logs = match logs {
-                Ok(Ok(text)) => text.lines().map(str::to_owned).collect(),
-                Ok(Err(e)) => vec![format!("(no log lines: {e})")],
-                Err(_) => {
-                    vec!["(no log lines: the API server did not answer within 10s)".to_owned()]
+            finding.logs = self.logs(&request, request.previous).await;
+            // The instance asked for may be gone already (replaced, or the
+            // kubelet removed it): the other one is the next best evidence.
+            if finding.logs.first().is_some_and(|l| {
+                l.starts_with("(no log lines") || l.starts_with("unable to retrieve container logs")
+            }) {
+                let other = self.logs(&request, !request.previous).await;
+                if !other
+                    .first()
+                    .is_some_and(|l| l.starts_with("(no log lines"))
+                {
+                    finding.logs = other;
                 }
-            };
+            }
         }
         finding
+    }
+
+    /// The last 30 log lines of the request's container.
+    async fn logs(&self, request: &LogRequest, previous: bool) -> Vec<String> {
+        let params = LogParams {
+            container: Some(request.container.clone()),
+            previous,
+            tail_lines: Some(30),
+            ..LogParams::default()
+        };
+        let pods = Api::<Pod>::namespaced(self.client.clone(), self.namespace);
+        match tokio::time::timeout(Duration::from_secs(10), pods.logs(&request.pod, &params)).await
+        {
+            Ok(Ok(text)) => text.lines().map(str::to_owned).collect(),
+            Ok(Err(e)) => vec![format!("(no log lines: {e})")],
+            Err(_) => vec!["(no log lines: the API server did not answer within 10s)".to_owned()],
+        }
     }
 
     fn context<'v>(

@@ -116,3 +116,76 @@ async fn a_config_change_rolls_the_pods_and_its_rollback_restores_the_old_config
     assert_eq!(pods_after.len(), 1);
     assert!(!pods_after.contains(&new_pods[0]));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn remove_takes_the_releases_their_config_and_with_volumes_their_claims() {
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    cluster.probe_image().await;
+    let ns = cluster.namespace("remove").await;
+    let target = cluster.target(&ns);
+    let dir = tempfile::tempdir().unwrap();
+    let secret = hoist_testkit::fake_secret("pw-", 24, 13);
+    let mut app = probe_release(
+        dir.path(),
+        "probe",
+        "app",
+        &format!("{GOOD}claim:\n  enabled: true\n"),
+        Duration::from_secs(120),
+    );
+    app.config = Some(config_objects(
+        "probe",
+        "app",
+        &[("GREETING", "hello")],
+        &[("PASSWORD", &secret)],
+    ));
+    let mut web = probe_release(dir.path(), "probe", "web", GOOD, Duration::from_secs(120));
+    web.depends_on = vec!["app".to_owned()];
+    let plan = plan(
+        "probe",
+        &dir.path().join(".hoist"),
+        vec![vec![app], vec![web]],
+        vec![secret.clone()],
+    );
+    let outcome = rollout::deploy(&target, &plan, &NoReporter).await.unwrap();
+    assert!(outcome.succeeded, "{outcome:#?}");
+
+    let removed = rollout::remove(&target, &plan, &[], true, &NoReporter)
+        .await
+        .unwrap();
+    assert_eq!(
+        removed.releases,
+        ["probe-web", "probe-app"],
+        "dependents first"
+    );
+    let config = plan.levels[0][0].config.as_ref().unwrap();
+    assert_eq!(
+        removed.config,
+        [
+            format!("ConfigMap/{}", config.config_map_name()),
+            format!("Secret/{}", config.secret_name())
+        ]
+    );
+    // The chart's own claim goes with the release (helm) or after it (volumes).
+    let claims = Api::<k8s_openapi::api::core::v1::PersistentVolumeClaim>::namespaced(
+        cluster.client.clone(),
+        &ns.name,
+    );
+    let left = claims.list(&ListParams::default()).await.unwrap();
+    assert!(
+        left.items
+            .iter()
+            .all(|c| c.metadata.deletion_timestamp.is_some()),
+        "{:?}",
+        removed.volumes
+    );
+    assert!(super::releases(&cluster, &ns.name).is_empty());
+    let cms = Api::<ConfigMap>::namespaced(cluster.client.clone(), &ns.name);
+    assert!(
+        cms.get_opt(&config.config_map_name())
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
