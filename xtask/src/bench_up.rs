@@ -323,6 +323,16 @@ async fn with_hoist(
         bail!("cold hoist up failed: {:?}", cold.findings);
     }
     println!("hoist: cold up {}", secs(cold_time));
+    for service in &cold.services {
+        if let Some(rollout) = &service.rollout {
+            println!(
+                "  {}: rollout {} ({:?})",
+                service.service,
+                secs(rollout.duration),
+                rollout.action
+            );
+        }
+    }
     let mut hoist_noop = Vec::new();
     for _ in 0..args.repeat.max(1) {
         let started = Instant::now();

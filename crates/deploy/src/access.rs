@@ -106,10 +106,10 @@ pub(crate) async fn exposed(
     let services = Api::<Service>::namespaced(client.clone(), namespace)
         .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={release}")))
         .await
-        .map_err(|source| Error::Kube {
+        .map_err(|cause| Error::Kube {
             action: format!("listing the Services of release {release}"),
             namespace: namespace.to_owned(),
-            source,
+            cause,
         })?;
     let mut found = Vec::new();
     for service in services.items {

@@ -1,4 +1,5 @@
-//! The crate's error type: what stops `up`, `status`, `logs`, `down`,
+//! The crate's error type (each message carries its cause's text, so a
+//! report that prints the chain does not say it twice): what stops `up`, `status`, `logs`, `down`,
 //! `rollback` or `render` before or outside a rollout. A service that fails
 //! to become Ready is not an error but an outcome with findings.
 
@@ -13,15 +14,14 @@ pub enum Error {
     #[error(transparent)]
     Config(#[from] hoist_config::Error),
     /// A service's image table is not a valid recipe.
-    #[error("services.{service}.image in {}: {source}", file.display())]
+    #[error("services.{service}.image in {}: {cause}", file.display())]
     Recipe {
         /// The service.
         service: String,
         /// The stack file.
         file: PathBuf,
         /// What is wrong with the recipe.
-        #[source]
-        source: hoist_imager::RecipeError,
+        cause: hoist_imager::RecipeError,
     },
     /// A service named on the command line is not in the stack.
     #[error("no service `{name}` in {}; the services are: {known}", file.display())]
@@ -57,24 +57,22 @@ pub enum Error {
     #[error(transparent)]
     Cluster(#[from] hoist_cluster::Error),
     /// Building a service's image failed.
-    #[error("failed to build the image of service `{service}`: {source}")]
+    #[error("failed to build the image of service `{service}`: {cause}")]
     Build {
         /// The service.
         service: String,
         /// Why.
-        #[source]
-        source: Box<hoist_imager::Error>,
+        cause: Box<hoist_imager::Error>,
     },
     /// Delivering a service's image failed.
-    #[error("failed to deliver the image of service `{service}` to {target}: {source}")]
+    #[error("failed to deliver the image of service `{service}` to {target}: {cause}")]
     Deliver {
         /// The service.
         service: String,
         /// Where it was going.
         target: String,
         /// Why.
-        #[source]
-        source: Box<hoist_cluster::deliver::DeliverError>,
+        cause: Box<hoist_cluster::deliver::DeliverError>,
     },
     /// The rollout engine stopped (a held Lease, an API or helm failure).
     #[error(transparent)]
@@ -83,24 +81,22 @@ pub enum Error {
     #[error(transparent)]
     Helm(#[from] hoist_cluster::helm::HelmError),
     /// An API call outside the rollout failed (URLs, logs).
-    #[error("{action} in namespace {namespace} failed: {source}")]
+    #[error("{action} in namespace {namespace} failed: {cause}")]
     Kube {
         /// What hoist was doing.
         action: String,
         /// The namespace.
         namespace: String,
         /// The API error.
-        #[source]
-        source: kube::Error,
+        cause: kube::Error,
     },
     /// A file hoist writes (generated values) could not be written.
-    #[error("cannot write {}: {source}; check that the directory is writable", path.display())]
+    #[error("cannot write {}: {cause}; check that the directory is writable", path.display())]
     Write {
         /// The file.
         path: PathBuf,
         /// The I/O error.
-        #[source]
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     /// A chart's `helm template` output is not YAML.
     #[error("the rendered chart of service `{service}` is not YAML: {reason}")]

@@ -34,10 +34,10 @@ pub fn recipe(stack: &Stack, service: &str) -> Result<Option<Recipe>> {
     };
     Recipe::from_table_with_profile(table, &base_dir(stack), stack.profile.as_deref())
         .map(Some)
-        .map_err(|source| Error::Recipe {
+        .map_err(|cause| Error::Recipe {
             service: service.to_owned(),
             file: stack.path.clone(),
-            source,
+            cause,
         })
 }
 
@@ -77,9 +77,9 @@ pub fn build(
     }
     options.no_cache = settings.no_cache;
     options.revision = git_revision(&base_dir(stack));
-    hoist_imager::build(recipe, &options, reporter).map_err(|source| Error::Build {
+    hoist_imager::build(recipe, &options, reporter).map_err(|cause| Error::Build {
         service: service.to_owned(),
-        source: Box::new(source),
+        cause: Box::new(cause),
     })
 }
 
@@ -142,10 +142,10 @@ pub async fn deliver(
     loader: &dyn Loader,
     reporter: &dyn hoist_imager::Reporter,
 ) -> Result<DeliverSummary> {
-    let failed = |source| Error::Deliver {
+    let failed = |cause| Error::Deliver {
         service: service.to_owned(),
         target: loader.target(),
-        source: Box::new(source),
+        cause: Box::new(cause),
     };
     let image = ImageSource {
         layout: built.layout.clone(),

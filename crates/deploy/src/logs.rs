@@ -78,10 +78,10 @@ pub async fn logs(stack: &Stack, options: &LogsOptions, sink: &dyn LogSink) -> R
         let listed = pods
             .list(&ListParams::default().labels(&format!("app.kubernetes.io/instance={release}")))
             .await
-            .map_err(|source| Error::Kube {
+            .map_err(|cause| Error::Kube {
                 action: format!("listing the pods of release {release}"),
                 namespace: stack.namespace.clone(),
-                source,
+                cause,
             })?;
         for pod in listed.items {
             if pod.metadata.deletion_timestamp.is_some() {
@@ -108,10 +108,10 @@ pub async fn logs(stack: &Stack, options: &LogsOptions, sink: &dyn LogSink) -> R
             line.replace(secret, hoist_config::REDACTED)
         })
     };
-    let failed = |pod: &str, container: &str, source| Error::Kube {
+    let failed = |pod: &str, container: &str, cause| Error::Kube {
         action: format!("reading the log of container {container} in pod {pod}"),
         namespace: stack.namespace.clone(),
-        source,
+        cause,
     };
     // A pod that went away or has not started a container yet has no log
     // to read: it is left out, unless no stream can be read at all.

@@ -177,9 +177,9 @@ fn set_file(stack: &Stack, service: &str) -> Result<Option<PathBuf>> {
         }
         Ok(())
     };
-    write().map_err(|source| Error::Write {
+    write().map_err(|cause| Error::Write {
         path: path.clone(),
-        source,
+        cause,
     })?;
     Ok(Some(path))
 }

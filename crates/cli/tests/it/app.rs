@@ -178,7 +178,12 @@ namespace = "{ns}"
     /// `hoist ARGS` on the copy with the test profile, the shared build
     /// cache, and this run's way to the cluster.
     pub(crate) fn hoist(&self, args: &[&str]) -> Output {
-        let mut command = assert_cmd::Command::cargo_bin("hoist").unwrap();
+        self.command(args).output().unwrap()
+    }
+
+    /// The command [`App::hoist`] runs, to spawn it instead.
+    pub(crate) fn command(&self, args: &[&str]) -> Command {
+        let mut command = Command::new(assert_cmd::cargo::cargo_bin!("hoist"));
         for var in STACK_VARS {
             command.env_remove(var);
         }
@@ -193,6 +198,11 @@ namespace = "{ns}"
         if let Some(kubeconfig) = &self.kubeconfig {
             command.env("KUBECONFIG", kubeconfig);
         }
+        // The recipes name their bases through it; without a cluster no
+        // build starts, so any directory will do there.
+        if std::env::var_os("HOIST_BASES_DIR").is_none() {
+            command.env("HOIST_BASES_DIR", "/var/cache/hoist/bases");
+        }
         if let Some(docker) = &self.docker_host {
             command.env("DOCKER_HOST", docker);
         }
@@ -201,7 +211,7 @@ namespace = "{ns}"
         {
             command.args(["--registry", registry, "--insecure-registry"]);
         }
-        command.output().unwrap()
+        command
     }
 
     /// Whether this run's images go through the registry (the kubelet runs

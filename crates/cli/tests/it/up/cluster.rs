@@ -303,6 +303,28 @@ fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command()
     );
     app.assert_clean(&output);
 
+    // -F follows: the first line arrives, then hoist keeps streaming until stopped.
+    let mut follow = app
+        .command(&["logs", "backend", "-F", "--tail", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = follow.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line);
+        let _ = tx.send(line);
+    });
+    let line = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_default();
+    assert!(
+        follow.try_wait().unwrap().is_none(),
+        "logs -F keeps running"
+    );
+    let _ = follow.kill();
+    let _ = follow.wait();
+    assert!(line.starts_with("todo-chatbot-backend-"), "{line:?}");
+
     let output = app.hoist(&["render"]);
     assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
     assert!(text(&output.stdout).contains("kind: Deployment"));
