@@ -88,13 +88,16 @@ fn down() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `hoist` built in release mode, run on the reference app against the test
-/// cluster, with the tools and bases the set-up installed.
+/// `hoist` run on the reference app against the test cluster, with the
+/// tools and bases the set-up installed. The dev profile, not release: it
+/// shares its build with `cargo xtask test`'s and skips release
+/// optimisation, while the work that takes time (hashing, compression) is
+/// optimised in the dev profile too (the workspace Cargo.toml).
 fn hoist(runtime: &str) -> anyhow::Result<Command> {
     let mut command = Command::new("cargo");
     command
         .current_dir(cmd::root())
-        .args(["run", "--release", "--quiet", "-p", "hoist", "--"])
+        .args(["run", "--quiet", "-p", "hoist", "--"])
         .arg("--file")
         .arg(cmd::root().join("examples/todo-chatbot/hoist.toml"))
         .env("KUBECONFIG", Path::new(K8S_STATE).join("kubeconfig"))
