@@ -167,6 +167,25 @@ pub(crate) struct RegistryArgs {
     pub(crate) registry_user: Option<String>,
 }
 
+/// Where the stack runs, for `up`, `status`, `logs` and `down`.
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
+    /// Where the stack runs: `kubernetes` (the kube context's cluster) or
+    /// `docker` (containers on the Docker engine `DOCKER_HOST` names).
+    /// Wins over `engine` in hoist.toml; default kubernetes.
+    #[arg(long, value_enum, value_name = "ENGINE", env = "HOIST_ENGINE")]
+    pub(crate) engine: Option<EngineChoice>,
+}
+
+/// The values `--engine` accepts (hoist.toml's `engine` names).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum EngineChoice {
+    /// Helm releases on the Kubernetes cluster of the kube context.
+    Kubernetes,
+    /// Containers on a private network of the Docker engine at `DOCKER_HOST`.
+    Docker,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct UpArgs {
     /// The services to deploy, with what they depend on (default: every service).
@@ -189,6 +208,8 @@ pub(crate) struct UpArgs {
     #[command(flatten)]
     pub(crate) registry: RegistryArgs,
     #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+    #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
 }
 
@@ -197,6 +218,8 @@ pub(crate) struct StatusArgs {
     /// The services to show (default: every service).
     #[arg(value_name = "SERVICE")]
     pub(crate) services: Vec<String>,
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
     #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
 }
@@ -218,6 +241,8 @@ pub(crate) struct LogsArgs {
     #[command(flatten)]
     pub(crate) env: EnvFileArgs,
     #[command(flatten)]
+    pub(crate) engine: EngineArgs,
+    #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
 }
 
@@ -231,6 +256,8 @@ pub(crate) struct DownArgs {
     pub(crate) volumes: bool,
     #[command(flatten)]
     pub(crate) env: EnvFileArgs,
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
     #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
 }

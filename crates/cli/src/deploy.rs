@@ -81,6 +81,35 @@ pub(crate) fn fail(error: hoist_deploy::Error, context: &'static str) -> ExitCod
     exit::report(&anyhow::Error::new(error).context(context), code)
 }
 
+/// One finding for people: `FAIL <service> <object>: <cause>: <message>`,
+/// then its fix and its log tail, indented.
+pub(crate) fn finding(
+    out: &mut String,
+    service: &str,
+    object: &str,
+    cause: impl serde::Serialize,
+    message: &str,
+    fix: Option<&str>,
+    logs: &[String],
+) {
+    let cause = serde_json::to_value(cause)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let object = if object.is_empty() {
+        String::new()
+    } else {
+        format!(" {object}")
+    };
+    let _ = writeln!(out, "FAIL {service}{object}: {cause}: {message}");
+    if let Some(fix) = fix {
+        let _ = writeln!(out, "     fix: {fix}");
+    }
+    for line in logs {
+        let _ = writeln!(out, "     | {line}");
+    }
+}
+
 /// A duration for tables: `45s`, `12m`, `3h`, `2d`.
 pub(crate) fn age(duration: Duration) -> String {
     let secs = duration.as_secs();

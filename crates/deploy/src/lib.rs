@@ -12,6 +12,7 @@
 //! | [`down()`] | releases removed in reverse dependency order; claims kept unless `volumes` |
 //! | [`rollback()`] | back to the previous (or a given) revision, with the same readiness gate and diagnosis |
 //! | [`render()`] | the config objects and each chart through `helm template`, Secrets redacted |
+//! | [`engine`] | `up`, `status`, `logs`, `down` on a plain Docker engine (`--engine docker`): the same build, mapping and selection, images loaded into the daemon, containers gated on readiness |
 //!
 //! Choices made where the issue is silent:
 //!
@@ -57,11 +58,13 @@
 
 mod access;
 mod cluster;
+pub mod engine;
 mod error;
 pub mod images;
 mod lifecycle;
 mod logs;
 mod plan;
+mod prepare;
 mod render;
 mod report;
 pub mod select;

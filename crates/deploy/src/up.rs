@@ -2,21 +2,19 @@
 //! ordered rollout, doing only what changed, and saying per service what
 //! was skipped and why.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use hoist_cluster::deliver;
 use hoist_cluster::rollout::{self, Finding, ServiceOutcome};
 use hoist_cluster::target::Delivery;
 use hoist_config::{EnvInputs, Stack};
-use hoist_imager::human;
 use serde::Serialize;
 
 use crate::access::{self, Access};
 use crate::cluster::{self, ClusterOptions};
-use crate::images::{self, BuildSettings, BuildSummary, DeliverSummary, short_digest};
+use crate::images::{BuildSettings, BuildSummary, DeliverSummary, short_digest};
 use crate::report::{Reporter, Step, StepState};
-use crate::{Result, plan, select};
+use crate::{Result, plan, prepare};
 
 /// What `up` is asked to do.
 #[derive(Debug, Clone, Default)]
@@ -102,40 +100,22 @@ pub struct Skipped {
 /// that could not run. A service that fails its rollout is an outcome with
 /// `succeeded: false` and findings, not an error.
 pub async fn up(stack: &Stack, options: &UpOptions, reporter: &dyn Reporter) -> Result<UpOutcome> {
-    let levels = select::levels(stack, &options.services, options.only)?;
-    let services: Vec<String> = levels.iter().flatten().cloned().collect();
-    let mapping = hoist_config::resolve(stack, &options.env)?;
-    let mut recipes = Vec::new();
-    for service in &services {
-        if let Some(recipe) = images::recipe(stack, service)? {
-            recipes.push((service.clone(), recipe));
-        }
-    }
+    let selection = prepare::select(stack, options)?;
+    let levels = &selection.levels;
+    let services = &selection.services;
 
     let cluster = cluster::connect(stack, &options.cluster).await?;
     let (detection, destination) = cluster.destination(stack, &options.cluster).await?;
     let loader = deliver::open(destination).await?;
-
-    let mut images_built = BTreeMap::new();
-    for (service, recipe) in &recipes {
-        reporter.on_step(service, Step::Build, &StepState::Started);
-        let image = images::build(stack, service, recipe, &options.build, reporter)?;
-        let summary = BuildSummary::from(&image);
-        reporter.on_step(service, Step::Build, &build_state(&summary));
-        images_built.insert(service.clone(), (image, summary));
-    }
-    let mut delivered = BTreeMap::new();
-    for (service, (image, _)) in &images_built {
-        reporter.on_step(service, Step::Deliver, &StepState::Started);
-        let summary = images::deliver(stack, service, image, loader.as_ref(), reporter).await?;
-        reporter.on_step(service, Step::Deliver, &deliver_state(&summary));
-        delivered.insert(service.clone(), summary);
-    }
+    let prepare::Images {
+        built: images_built,
+        delivered,
+    } = prepare::build_and_deliver(stack, &selection, options, loader.as_ref(), reporter).await?;
 
     let plan = plan::build(&plan::Inputs {
         stack,
-        levels: &levels,
-        mapping: Some(&mapping),
+        levels,
+        mapping: Some(&selection.mapping),
         images: &delivered,
         rollback: options.rollback,
     })?;
@@ -145,7 +125,7 @@ pub async fn up(stack: &Stack, options: &UpOptions, reporter: &dyn Reporter) -> 
     let outcome = rollout::deploy(&cluster.target, &plan, reporter).await?;
 
     let mut summaries = Vec::new();
-    for service in &services {
+    for service in services {
         let rollout = outcome
             .services
             .iter()
@@ -159,7 +139,7 @@ pub async fn up(stack: &Stack, options: &UpOptions, reporter: &dyn Reporter) -> 
         };
         summaries.push(summary(
             service,
-            images_built.get(service).map(|(_, b)| b.clone()),
+            images_built.get(service).cloned(),
             delivered.get(service).cloned(),
             rollout,
             access,
@@ -200,19 +180,7 @@ fn summary(
     rollout: Option<ServiceOutcome>,
     access: Option<Access>,
 ) -> ServiceSummary {
-    let mut skipped = Vec::new();
-    if build.as_ref().is_some_and(|b| b.cached) {
-        skipped.push(Skipped {
-            step: Step::Build,
-            reason: "inputs unchanged: every layer from the cache".to_owned(),
-        });
-    }
-    if let Some(d) = deliver.as_ref().filter(|d| d.skipped) {
-        skipped.push(Skipped {
-            step: Step::Deliver,
-            reason: format!("{} already has {}", d.target, short_digest(&d.digest)),
-        });
-    }
+    let mut skipped = prepare::skipped(build.as_ref(), deliver.as_ref());
     if rollout
         .as_ref()
         .is_some_and(|r| r.action == rollout::Action::Unchanged)
@@ -230,35 +198,5 @@ fn summary(
         rollout,
         access,
         skipped,
-    }
-}
-
-fn build_state(summary: &BuildSummary) -> StepState {
-    if summary.cached {
-        StepState::Skipped(format!(
-            "cached, {} ({})",
-            short_digest(&summary.digest),
-            human(summary.uncompressed_size)
-        ))
-    } else {
-        StepState::Done(format!(
-            "{} layer(s) packed, {} reused, {} ({})",
-            summary.layers_packed,
-            summary.layers_reused,
-            short_digest(&summary.digest),
-            human(summary.uncompressed_size)
-        ))
-    }
-}
-
-fn deliver_state(summary: &DeliverSummary) -> StepState {
-    if summary.skipped {
-        StepState::Skipped(format!("already in {}", summary.target))
-    } else {
-        StepState::Done(format!(
-            "{} sent to {}",
-            human(summary.bytes_sent),
-            summary.target
-        ))
     }
 }

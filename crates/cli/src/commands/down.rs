@@ -19,6 +19,9 @@ pub(crate) async fn run(global: &Global, args: &DownArgs) -> anyhow::Result<Exit
         env: deploy::env_inputs(&args.env),
         cluster: deploy::cluster(&args.cluster, None),
     };
+    if super::engine::docker(&stack, &args.engine) {
+        return super::engine::down(global, &stack, &options).await;
+    }
     let steps = Steps::new(global.json);
     let result = hoist_deploy::down(&stack, &options, &steps).await;
     steps.finish();

@@ -41,6 +41,9 @@ pub(crate) async fn run(global: &Global, args: &LogsArgs) -> anyhow::Result<Exit
         env: deploy::env_inputs(&args.env),
         cluster: deploy::cluster(&args.cluster, None),
     };
+    if super::engine::docker(&stack, &args.engine) {
+        return super::engine::logs(global, &stack, &options).await;
+    }
     let printer = Printer { json: global.json };
     match hoist_deploy::logs(&stack, &options, &printer).await {
         Ok(outcome) => {

@@ -6,6 +6,7 @@ mod completions;
 mod config;
 mod doctor;
 mod down;
+mod engine;
 mod load;
 mod logs;
 mod render;

@@ -17,6 +17,9 @@ pub(crate) async fn run(global: &Global, args: &StatusArgs) -> anyhow::Result<Ex
         services: args.services.clone(),
         cluster: deploy::cluster(&args.cluster, None),
     };
+    if super::engine::docker(&stack, &args.engine) {
+        return super::engine::status(global, &stack, &options).await;
+    }
     let outcome = match hoist_deploy::status(&stack, &options).await {
         Ok(outcome) => outcome,
         Err(error) => return Ok(deploy::fail(error, "hoist status failed")),

@@ -28,6 +28,9 @@ pub(crate) async fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCo
         },
         rollback: !args.no_rollback,
     };
+    if super::engine::docker(&stack, &args.engine) {
+        return super::engine::up(global, &stack, &options).await;
+    }
     let steps = Steps::new(global.json);
     let result = hoist_deploy::up(&stack, &options, &steps).await;
     steps.finish();
@@ -118,25 +121,19 @@ pub(crate) fn human(outcome: &UpOutcome) -> String {
 pub(crate) fn findings(findings: &[Finding]) -> String {
     let mut out = String::new();
     for finding in findings {
-        let cause = serde_json::to_value(finding.cause)
-            .ok()
-            .and_then(|v| v.as_str().map(str::to_owned))
-            .unwrap_or_default();
         let mut object = finding.object.clone();
         if let Some(container) = &finding.container {
             let _ = write!(object, " container {container}");
         }
-        let _ = writeln!(
-            out,
-            "FAIL {} {object}: {cause}: {}",
-            finding.service, finding.message
+        deploy::finding(
+            &mut out,
+            &finding.service,
+            &object,
+            finding.cause,
+            &finding.message,
+            finding.fix.as_deref(),
+            &finding.logs,
         );
-        if let Some(fix) = &finding.fix {
-            let _ = writeln!(out, "     fix: {fix}");
-        }
-        for line in &finding.logs {
-            let _ = writeln!(out, "     | {line}");
-        }
     }
     out
 }

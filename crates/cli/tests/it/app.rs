@@ -114,6 +114,14 @@ impl App {
         self.dir().join("hoist.toml")
     }
 
+    /// The same copy run against the Docker daemon at `host` (DOCKER_HOST),
+    /// with no registry: for `--engine docker`.
+    pub(crate) fn on_docker(mut self, host: &str) -> Self {
+        self.docker_host = Some(host.to_owned());
+        self.registry = None;
+        self
+    }
+
     /// Appends the test's profile: its namespace, its node port, small CPU
     /// requests (the node has 2 CPUs for every test).
     fn write_profile(&self) {

@@ -2,4 +2,5 @@
 
 mod app;
 mod doctor;
+mod engine;
 mod up;
