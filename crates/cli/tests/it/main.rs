@@ -1,5 +1,6 @@
 //! Tests of the `hoist` binary: its output, JSON and exit codes.
 
 mod app;
+mod config;
 mod doctor;
 mod up;
