@@ -70,17 +70,20 @@ impl Run<'_> {
         revision: u32,
     ) -> Result<Outcome, RolloutError> {
         let started = Instant::now();
-        let (action, revision) = self.undo_to(release, revision).await?;
-        let succeeded = action == Action::RolledBack;
-        let services = vec![ServiceOutcome {
+        let mut outcome = ServiceOutcome {
             service: release.service.clone(),
-            action,
-            revision,
+            action: Action::Failed,
+            revision: None,
             ready: 0,
             desired: 0,
             restarts: 0,
-            duration: started.elapsed(),
-        }];
+            duration: std::time::Duration::ZERO,
+        };
+        // Counts from the wait on the revision returned to.
+        self.undo_to(release, revision, &mut outcome).await?;
+        outcome.duration = started.elapsed();
+        let succeeded = outcome.action == Action::RolledBack;
+        let services = vec![outcome];
         let report = if succeeded {
             None
         } else {
