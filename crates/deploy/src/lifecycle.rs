@@ -14,7 +14,8 @@ pub struct DownOptions {
     /// The services to remove (every service when empty); dependents are
     /// removed before what they depend on.
     pub services: Vec<String>,
-    /// Delete the PersistentVolumeClaims (and the data) too.
+    /// Delete the PersistentVolumeClaims (and the data) too, and the
+    /// configuration objects kept for them.
     pub volumes: bool,
     /// Where the stack's variables come from: hoist's ConfigMaps and
     /// Secrets are found from them (when `.env` cannot be read, they stay).
@@ -25,6 +26,11 @@ pub struct DownOptions {
 
 /// Uninstalls the selected services' releases in reverse dependency order,
 /// with their configuration objects; claims stay unless `volumes`.
+///
+/// Without `volumes`, a service whose claims stay keeps its ConfigMaps and
+/// Secrets too (the data in the volume was initialised with that Secret's
+/// password): PersistentVolumeClaims and their Secrets are kept unless
+/// `volumes`, and [`Removed::kept`] names them.
 ///
 /// # Errors
 ///

@@ -44,7 +44,10 @@ pub(crate) async fn run(global: &Global, args: &DownArgs) -> anyhow::Result<Exit
         if args.volumes {
             println!("volumes removed: {}", list(&removed.volumes));
         } else {
-            println!("volumes kept (remove them with `hoist down --volumes`)");
+            println!(
+                "volumes kept, with their services' config objects: {} (remove them with `hoist down --volumes`)",
+                list(&removed.kept)
+            );
         }
     }
     Ok(ExitCode::from(crate::exit::SUCCESS))

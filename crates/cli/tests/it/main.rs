@@ -1,6 +1,7 @@
 //! Tests of the `hoist` binary: its output, JSON and exit codes.
 
 mod app;
+mod config;
 mod doctor;
 mod engine;
 mod up;

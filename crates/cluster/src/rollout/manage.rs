@@ -70,17 +70,20 @@ impl Run<'_> {
         revision: u32,
     ) -> Result<Outcome, RolloutError> {
         let started = Instant::now();
-        let (action, revision) = self.undo_to(release, revision).await?;
-        let succeeded = action == Action::RolledBack;
-        let services = vec![ServiceOutcome {
+        let mut outcome = ServiceOutcome {
             service: release.service.clone(),
-            action,
-            revision,
+            action: Action::Failed,
+            revision: None,
             ready: 0,
             desired: 0,
             restarts: 0,
-            duration: started.elapsed(),
-        }];
+            duration: std::time::Duration::ZERO,
+        };
+        // Counts from the wait on the revision returned to.
+        self.undo_to(release, revision, &mut outcome).await?;
+        outcome.duration = started.elapsed();
+        let succeeded = outcome.action == Action::RolledBack;
+        let services = vec![outcome];
         let report = if succeeded {
             None
         } else {
@@ -193,24 +196,7 @@ async fn remove_held(
                 target.helm.uninstall(&release.release, ns).await?;
                 removed.releases.push(release.release.clone());
             }
-            let all = |objects: Vec<(String, Created)>| {
-                objects.into_iter().map(|(name, _)| name).collect()
-            };
-            if let Some(selector) = release.config.as_ref().and_then(ConfigObjects::selector) {
-                removed.config.extend(
-                    delete_matching::<ConfigMap>(&target.client, ns, &selector, all).await?,
-                );
-                removed
-                    .config
-                    .extend(delete_matching::<Secret>(&target.client, ns, &selector, all).await?);
-            }
-            if volumes {
-                let selector = format!("app.kubernetes.io/instance={}", release.release);
-                removed.volumes.extend(
-                    delete_matching::<PersistentVolumeClaim>(&target.client, ns, &selector, all)
-                        .await?,
-                );
-            }
+            remove_data(&target.client, ns, release, volumes, &mut removed).await?;
             reporter.on_event(&Event::Stage {
                 service: release.service.clone(),
                 stage: Stage::Removed,
@@ -218,4 +204,102 @@ async fn remove_held(
         }
     }
     Ok(removed)
+}
+
+/// A release's claims and configuration objects, once the release is gone.
+///
+/// With `volumes`, both go. Without, the claims stay, and so do the
+/// configuration objects (every revision) of a release that still has a
+/// claim: the data in the volume was initialised with that Secret's
+/// password. Only a release without a claim left loses its configuration.
+async fn remove_data(
+    client: &kube::Client,
+    ns: &str,
+    release: &ReleasePlan,
+    volumes: bool,
+    removed: &mut Removed,
+) -> Result<(), RolloutError> {
+    let claims = format!("app.kubernetes.io/instance={}", release.release);
+    let names = |objects: Vec<(String, Created)>| -> Vec<String> {
+        objects.into_iter().map(|(name, _)| name).collect()
+    };
+    let keep_config = if volumes {
+        removed
+            .volumes
+            .extend(delete_matching::<PersistentVolumeClaim>(client, ns, &claims, names).await?);
+        false
+    } else {
+        let listed = Api::<PersistentVolumeClaim>::namespaced(client.clone(), ns)
+            .list(&ListParams::default().labels(&claims))
+            .await
+            .map_err(RolloutError::kube(
+                ns,
+                format!("listing PersistentVolumeClaims {claims}"),
+            ))?;
+        let kept = kept_claims(&listed.items);
+        let any = !kept.is_empty();
+        removed.kept.extend(kept);
+        any
+    };
+    let Some(selector) = release.config.as_ref().and_then(ConfigObjects::selector) else {
+        return Ok(());
+    };
+    if keep_config {
+        // Listed, not deleted: their names go to `kept`.
+        let mut kept = Vec::new();
+        let mut keep = |kind: &str, objects: Vec<(String, Created)>| {
+            kept.extend(names(objects).into_iter().map(|n| format!("{kind}/{n}")));
+            Vec::new()
+        };
+        delete_matching::<ConfigMap>(client, ns, &selector, |o| keep("ConfigMap", o)).await?;
+        delete_matching::<Secret>(client, ns, &selector, |o| keep("Secret", o)).await?;
+        removed.kept.extend(kept);
+    } else {
+        removed
+            .config
+            .extend(delete_matching::<ConfigMap>(client, ns, &selector, names).await?);
+        removed
+            .config
+            .extend(delete_matching::<Secret>(client, ns, &selector, names).await?);
+    }
+    Ok(())
+}
+
+/// The claims that stay, `PersistentVolumeClaim/<name>`: those not being
+/// deleted (a claim the chart rendered itself goes with the release, and
+/// may linger `Terminating` while a pod still uses it).
+fn kept_claims(claims: &[PersistentVolumeClaim]) -> Vec<String> {
+    claims
+        .iter()
+        .filter(|c| c.metadata.deletion_timestamp.is_none())
+        .map(|c| format!("PersistentVolumeClaim/{}", c.name_any()))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
+
+    use super::*;
+
+    fn claim(name: &str, terminating: bool) -> PersistentVolumeClaim {
+        PersistentVolumeClaim {
+            metadata: ObjectMeta {
+                name: Some(name.to_owned()),
+                deletion_timestamp: terminating.then(|| Time(Timestamp::now())),
+                ..ObjectMeta::default()
+            },
+            ..PersistentVolumeClaim::default()
+        }
+    }
+
+    #[test]
+    fn a_claim_being_deleted_does_not_keep_the_configuration() {
+        assert_eq!(
+            kept_claims(&[claim("data-db-0", false), claim("scratch", true)]),
+            ["PersistentVolumeClaim/data-db-0"]
+        );
+        assert!(kept_claims(&[claim("scratch", true)]).is_empty());
+        assert!(kept_claims(&[]).is_empty());
+    }
 }

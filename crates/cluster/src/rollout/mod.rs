@@ -101,7 +101,9 @@
 //! rollback puts the pods back on the objects they ran with. After a
 //! service is Ready, older ones are pruned unless they are the newest three
 //! or any revision helm keeps (`--history-max 10`) names them (read from
-//! helm's storage Secrets).
+//! helm's storage Secrets). [`remove`] deletes them with the release,
+//! except (without `volumes`) those of a service whose claims stay: the
+//! volume's data was initialised with that Secret's password.
 //!
 //! ```no_run
 //! # async fn example(target: hoist_cluster::rollout::Target, plan: hoist_cluster::rollout::Plan) -> Result<(), hoist_cluster::rollout::RolloutError> {
@@ -169,6 +171,13 @@ pub async fn rollback(
 /// Uninstalls `services` (every service of the plan when empty), dependents
 /// first, with their configuration objects; their claims too with `volumes`
 /// (claims labelled `app.kubernetes.io/instance=<release>`).
+///
+/// Without `volumes` the claims stay, and so do the configuration objects
+/// (ConfigMaps and Secrets, every revision) of each service that still has
+/// a claim: the data in its volume was initialised with that Secret's
+/// password (a database's), so the next `up` must find it. Both are listed
+/// in [`Removed::kept`]; `volumes` deletes them too. A claim already being
+/// deleted (one the chart rendered itself) keeps nothing.
 ///
 /// # Errors
 ///

@@ -149,6 +149,11 @@ pub struct Removed {
     pub config: Vec<String>,
     /// Claims deleted (only with `volumes`).
     pub volumes: Vec<String>,
+    /// Without `volumes`: the claims kept, and the configuration objects
+    /// kept with them (every revision of the service's ConfigMap and
+    /// Secret, since the volume's data was initialised with that Secret's
+    /// password), `Kind/name`.
+    pub kept: Vec<String>,
 }
 
 #[allow(clippy::ref_option)] // serde's serialize_with signature

@@ -239,10 +239,8 @@ impl<'a> Run<'a> {
                     .await;
             }
         };
-        outcome.ready = waited.0.replicas.ready;
-        outcome.desired = waited.0.replicas.desired;
-        outcome.restarts = waited.0.restarts;
         let (waited, owned) = waited;
+        outcome.counted(&waited);
         if waited.findings.is_empty() {
             let revision = helm
                 .status(&release.release, self.ns())
@@ -271,7 +269,7 @@ impl<'a> Run<'a> {
             self.stage(service, Stage::Evidence);
             self.evidence
                 .add(service, &findings, &waited.pods, &waited.events)?;
-            (outcome.action, outcome.revision) = self.undo(release, previous).await?;
+            self.undo(release, previous, &mut outcome).await?;
         }
         outcome.duration = started.elapsed();
         Ok(outcome)
@@ -321,7 +319,7 @@ impl<'a> Run<'a> {
         started: Instant,
     ) -> Result<ServiceOutcome, RolloutError> {
         self.fail(release, Cause::Other, message, &[], &[])?;
-        (outcome.action, outcome.revision) = self.undo(release, previous).await?;
+        self.undo(release, previous, &mut outcome).await?;
         outcome.duration = started.elapsed();
         Ok(outcome)
     }
@@ -349,12 +347,14 @@ impl<'a> Run<'a> {
     }
 
     /// After the evidence is written: back to `previous`, or uninstall a
-    /// first install, or (no rollback) leave it. The action and revision.
+    /// first install, or (no rollback) leave it. Sets the outcome's action
+    /// and revision, and after a rollback the counts of its wait.
     async fn undo(
         &self,
         release: &ReleasePlan,
         previous: Option<u32>,
-    ) -> Result<(Action, Option<u32>), RolloutError> {
+        outcome: &mut ServiceOutcome,
+    ) -> Result<(), RolloutError> {
         let service = release.service.as_str();
         let helm = &self.target.helm;
         if !self.plan.options.rollback {
@@ -365,7 +365,8 @@ impl<'a> Run<'a> {
                 .ok()
                 .flatten()
                 .map(|r| r.revision);
-            return Ok((Action::Failed, revision));
+            (outcome.action, outcome.revision) = (Action::Failed, revision);
+            return Ok(());
         }
         let Some(previous) = previous else {
             self.stage(service, Stage::Removing);
@@ -373,17 +374,22 @@ impl<'a> Run<'a> {
                 helm.uninstall(&release.release, self.ns()).await?;
             }
             self.stage(service, Stage::Removed);
-            return Ok((Action::Removed, None));
+            (outcome.action, outcome.revision) = (Action::Removed, None);
+            outcome.counted_none();
+            return Ok(());
         };
-        self.undo_to(release, previous).await
+        self.undo_to(release, previous, outcome).await
     }
 
-    /// `helm rollback` to `previous`, then the wait until it is Ready.
+    /// `helm rollback` to `previous`, then the wait until it is Ready: sets
+    /// the outcome's action and revision, and the ready/desired replicas and
+    /// restarts that wait saw (none when the wait could not start).
     pub(crate) async fn undo_to(
         &self,
         release: &ReleasePlan,
         previous: u32,
-    ) -> Result<(Action, Option<u32>), RolloutError> {
+        outcome: &mut ServiceOutcome,
+    ) -> Result<(), RolloutError> {
         let service = release.service.as_str();
         let helm = &self.target.helm;
         self.stage(service, Stage::RollingBack);
@@ -393,24 +399,29 @@ impl<'a> Run<'a> {
             .status(&release.release, self.ns())
             .await?
             .map(|r| r.revision);
+        outcome.revision = revision;
         match self.wait_release(release, None, since).await {
-            Ok((waited, _)) if waited.findings.is_empty() => {
-                self.stage(service, Stage::RolledBack);
-                Ok((Action::RolledBack, revision))
-            }
             Ok((waited, _)) => {
-                let findings = self.found(waited.findings);
-                self.evidence
-                    .add(service, &findings, &waited.pods, &waited.events)?;
-                self.stage(service, Stage::Failed);
-                Ok((Action::Failed, revision))
+                outcome.counted(&waited);
+                if waited.findings.is_empty() {
+                    self.stage(service, Stage::RolledBack);
+                    outcome.action = Action::RolledBack;
+                } else {
+                    let findings = self.found(waited.findings);
+                    self.evidence
+                        .add(service, &findings, &waited.pods, &waited.events)?;
+                    self.stage(service, Stage::Failed);
+                    outcome.action = Action::Failed;
+                }
             }
             Err(message) => {
+                outcome.counted_none();
                 self.fail(release, Cause::Other, &message, &[], &[])?;
                 self.stage(service, Stage::Failed);
-                Ok((Action::Failed, revision))
+                outcome.action = Action::Failed;
             }
         }
+        Ok(())
     }
 }
 
@@ -432,5 +443,51 @@ fn not_started(service: &str) -> ServiceOutcome {
         desired: 0,
         restarts: 0,
         duration: std::time::Duration::ZERO,
+    }
+}
+
+impl ServiceOutcome {
+    /// The replicas and restarts a readiness wait saw.
+    fn counted(&mut self, waited: &Waited) {
+        self.ready = waited.replicas.ready;
+        self.desired = waited.replicas.desired;
+        self.restarts = waited.restarts;
+    }
+
+    /// No wait to count from (the release is gone, or its manifest unreadable).
+    fn counted_none(&mut self) {
+        (self.ready, self.desired, self.restarts) = (0, 0, 0);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rollout::kstatus::Replicas;
+
+    #[test]
+    fn an_outcome_reports_the_counts_of_the_wait_it_ended_on() {
+        // `rollback` and `up`'s rollback take the counts of the wait on the
+        // revision returned to, not the zeroes they start from.
+        let mut outcome = not_started("db");
+        outcome.counted(&Waited {
+            findings: Vec::new(),
+            replicas: Replicas {
+                ready: 2,
+                desired: 3,
+            },
+            restarts: 4,
+            pods: Vec::new(),
+            events: Vec::new(),
+        });
+        assert_eq!(
+            (outcome.ready, outcome.desired, outcome.restarts),
+            (2, 3, 4)
+        );
+        outcome.counted_none();
+        assert_eq!(
+            (outcome.ready, outcome.desired, outcome.restarts),
+            (0, 0, 0)
+        );
     }
 }

@@ -346,9 +346,43 @@ fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command()
     assert_eq!(text(&helm.stdout).trim(), "", "releases left");
     assert!(app.kubectl_items("deployments,statefulsets", "").is_empty());
     assert_eq!(app.kubectl_items("persistentvolumeclaims", "").len(), 1);
+    // The database's Secret stays with its claim (the data was initialised
+    // with its password); the backend's configuration, with no claim, goes.
+    let database_config = "app.kubernetes.io/name=database,app.kubernetes.io/managed-by=hoist";
+    let kept_secrets = app.kubectl_items("secrets", database_config);
+    assert!(
+        !kept_secrets.is_empty(),
+        "the database's Secret is kept: {removed}"
+    );
+    let kept: Vec<&str> = removed["kept"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert!(
+        kept.iter().any(|k| k.starts_with("PersistentVolumeClaim/")),
+        "{removed}"
+    );
+    for secret in &kept_secrets {
+        let name = format!("Secret/{}", secret["metadata"]["name"].as_str().unwrap());
+        assert!(kept.contains(&name.as_str()), "{name} not in {removed}");
+    }
+    assert!(
+        app.kubectl_items(
+            "secrets",
+            "app.kubernetes.io/name=backend,app.kubernetes.io/managed-by=hoist"
+        )
+        .is_empty(),
+        "{removed}"
+    );
     let (code, removed) = app.hoist_json(&["down", "--volumes"]);
     assert_eq!(code, 0, "{removed}");
     assert_eq!(removed["volumes"].as_array().unwrap().len(), 1, "{removed}");
+    assert!(
+        app.kubectl_items("secrets", database_config).is_empty(),
+        "--volumes deletes the database's Secret too: {removed}"
+    );
     eventually(Duration::from_secs(60), "the claim is deleted", || {
         app.kubectl_items("persistentvolumeclaims", "")
             .is_empty()

@@ -2,8 +2,9 @@
 //! fake secrets: every output mode, success and failure, and none of them
 //! shows a secret unless `--show-secrets` asks for it.
 //!
-//! Run: `cargo test -p hoist --test config` (the schema check needs
-//! `kubernetes-validate` on PATH; under CI=true its absence fails the test).
+//! Run: `cargo nextest run -p hoist --test it config` (the schema check
+//! needs `kubernetes-validate` on PATH; under CI=true its absence fails the
+//! test).
 #![allow(clippy::print_stderr)] // A skipped check says so on stderr, as cargo test shows it.
 
 use std::path::Path;
@@ -161,6 +162,19 @@ fn render_redacts_secrets_unless_asked() {
     let (json, _) = fixture.run(&["--json", "render", "--only", "config"], 0);
     let list: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert_eq!(list["items"].as_array().unwrap().len(), 4);
+    // Named services: exactly those.
+    let (json, _) = fixture.run(&["--json", "render", "--only", "config", "api"], 0);
+    let list: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let names: Vec<&str> = list["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["metadata"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["shop-api-config-b85df6c899", "shop-api-secret-3a1a66285e"]
+    );
 
     // --show-secrets prints the Secret as it would be applied.
     let output = fixture.hoist(&["render", "--only", "config", "--show-secrets"]);
@@ -264,11 +278,20 @@ fn usage_errors_exit_2() {
     fixture.snapshot("usage-missing-env-file", &stderr);
     let (_, stderr) = fixture.run(&["-f", "nowhere/hoist.toml", "config"], 2);
     fixture.snapshot("usage-missing-stack-file", &stderr);
-    let (_, stderr) = fixture.run(&["render"], 2);
-    assert!(stderr.contains("--only <KIND>"), "{stderr}");
+    // `render` alone renders the charts too (helm); `--only` needs a kind.
+    let (_, stderr) = fixture.run(&["render", "--only"], 2);
+    assert!(
+        stderr.contains("a value is required for '--only <KIND>'"),
+        "{stderr}"
+    );
     let (_, stderr) = fixture.run(&["render", "--only", "deployments"], 2);
     assert!(
         stderr.contains("invalid value 'deployments' for '--only <KIND>'"),
+        "{stderr}"
+    );
+    let (_, stderr) = fixture.run(&["render", "--only", "config", "nosuch"], 2);
+    assert!(
+        stderr.contains("no service `nosuch` in ") && stderr.contains("the services are: api, db"),
         "{stderr}"
     );
 }
