@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 use std::io::Read as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -130,10 +130,11 @@ fn running_runtime() -> Option<String> {
     Some(runtime.trim().to_owned())
 }
 
+/// `cargo xtask`, not this executable: `.ci/setup.sh` runs `cargo xtask
+/// bases`, which may rebuild (and so replace) the running binary.
 fn xtask() -> Command {
-    let mut command =
-        Command::new(std::env::current_exe().unwrap_or_else(|_| PathBuf::from("cargo-xtask")));
-    command.current_dir(cmd::root());
+    let mut command = Command::new("cargo");
+    command.current_dir(cmd::root()).arg("xtask");
     command
 }
 
