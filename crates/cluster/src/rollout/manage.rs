@@ -83,20 +83,7 @@ impl Run<'_> {
         self.undo_to(release, revision, &mut outcome).await?;
         outcome.duration = started.elapsed();
         let succeeded = outcome.action == Action::RolledBack;
-        let services = vec![outcome];
-        let report = if succeeded {
-            None
-        } else {
-            self.evidence.write(Some(false), Some(&services))?;
-            Some(self.evidence.path().to_path_buf())
-        };
-        Ok(Outcome {
-            run_id: self.id.clone(),
-            succeeded,
-            report,
-            services,
-            findings: self.findings(),
-        })
+        self.finish(succeeded, vec![outcome])
     }
 }
 

@@ -158,18 +158,27 @@ impl<'a> Run<'a> {
                 outcomes.push(outcome);
             }
         }
-        let succeeded = broken.is_empty();
+        self.finish(broken.is_empty(), outcomes)
+    }
+
+    /// The run's outcome; a failed run's report is written again with every
+    /// service's outcome.
+    pub(crate) fn finish(
+        &self,
+        succeeded: bool,
+        services: Vec<ServiceOutcome>,
+    ) -> Result<Outcome, RolloutError> {
         let report = if succeeded {
             None
         } else {
-            self.evidence.write(Some(false), Some(&outcomes))?;
+            self.evidence.write(Some(false), Some(&services))?;
             Some(self.evidence.path().to_path_buf())
         };
         Ok(Outcome {
             run_id: self.id.clone(),
             succeeded,
             report,
-            services: outcomes,
+            services,
             findings: self.findings(),
         })
     }
