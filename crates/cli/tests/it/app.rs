@@ -73,6 +73,16 @@ pub(crate) struct App {
 impl App {
     /// A fresh copy at `name` under the target directory.
     pub(crate) fn new(name: &str, node_port: u16, kubeconfig: Option<PathBuf>) -> Self {
+        Self::in_namespace(name, "hoist-up", node_port, kubeconfig)
+    }
+
+    /// As [`App::new`], deploying to the namespace `<prefix>-<pid>`.
+    pub(crate) fn in_namespace(
+        name: &str,
+        prefix: &str,
+        node_port: u16,
+        kubeconfig: Option<PathBuf>,
+    ) -> Self {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         let repo = repo_root();
         sync(&repo.join("charts"), &root.join("charts"));
@@ -81,7 +91,7 @@ impl App {
             &root.join("examples/todo-chatbot"),
         );
         let pid = std::process::id();
-        let namespace = format!("hoist-up-{pid}");
+        let namespace = format!("{prefix}-{pid}");
         let docker_host = std::env::var("HOIST_E2E_DOCKER_HOST")
             .ok()
             .filter(|v| !v.is_empty());
