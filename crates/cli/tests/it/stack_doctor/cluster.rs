@@ -65,7 +65,8 @@ fn doctor_names_each_planted_fault_and_a_healthy_stack_has_none() {
     let stack = std::fs::read_to_string(app.stack_file()).unwrap();
     let huge = stack.replacen(
         "[profiles.e2e.services.backend.chart.set]\n\"resources.requests.cpu\" = \"10m\"",
-        "[profiles.e2e.services.backend.chart.set]\n\"resources.requests.cpu\" = \"50\"",
+        // The limit too: a request above its limit is refused by the API server.
+        "[profiles.e2e.services.backend.chart.set]\n\"resources.requests.cpu\" = \"50\"\n\"resources.limits.cpu\" = \"50\"",
         1,
     );
     assert_ne!(huge, stack);
