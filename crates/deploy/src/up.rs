@@ -32,6 +32,10 @@ pub struct UpOptions {
     pub build: BuildSettings,
     /// Roll a failed service back (`false`: `--no-rollback`).
     pub rollback: bool,
+    /// Cancelled on Ctrl-C: the tier being rolled out finishes (or rolls
+    /// back), the tiers after it are not started, the Lease is released, and
+    /// the outcome says `interrupted`.
+    pub interrupt: Option<tokio_util::sync::CancellationToken>,
 }
 
 /// What `up` did.
@@ -49,6 +53,8 @@ pub struct UpOutcome {
     pub delivery: Delivery,
     /// Every service is Ready on what was asked for.
     pub succeeded: bool,
+    /// The run was interrupted (see [`UpOptions::interrupt`]).
+    pub interrupted: bool,
     /// The rollout's run id.
     pub run_id: String,
     /// The run's report (`.hoist/runs/<id>/report.json`; always on failure).
@@ -112,13 +118,14 @@ pub async fn up(stack: &Stack, options: &UpOptions, reporter: &dyn Reporter) -> 
         delivered,
     } = prepare::build_and_deliver(stack, &selection, options, loader.as_ref(), reporter).await?;
 
-    let plan = plan::build(&plan::Inputs {
+    let mut plan = plan::build(&plan::Inputs {
         stack,
         levels,
         mapping: Some(&selection.mapping),
         images: &delivered,
         rollback: options.rollback,
     })?;
+    plan.options.interrupt.clone_from(&options.interrupt);
     for release in plan.releases() {
         reporter.on_step(&release.service, Step::Rollout, &StepState::Started);
     }
@@ -152,6 +159,7 @@ pub async fn up(stack: &Stack, options: &UpOptions, reporter: &dyn Reporter) -> 
         target: detection.summary(),
         delivery: detection.delivery.clone(),
         succeeded: outcome.succeeded,
+        interrupted: outcome.interrupted,
         run_id: outcome.run_id,
         report: outcome.report,
         services: summaries,

@@ -17,7 +17,7 @@ use crate::blobs::{BlobStore, write_atomic};
 use crate::digest::{HashingReader, HashingWriter, KeyHasher, sha256};
 use crate::layer::{GZIP_LAYER, PackedLayer};
 use crate::recipe::{Base, Copy, Layer};
-use crate::untrusted::{DevNodes, Listing, OnEntry, inspect};
+use crate::untrusted::{DevNodes, Listing, OnEntry, check_stack, inspect};
 use crate::{Error, Reporter, Result};
 
 /// Errors reading a base image; each names the image and the entry or file.
@@ -64,6 +64,22 @@ pub(crate) struct BaseLayer {
 pub(crate) struct BaseImage {
     pub(crate) layers: Vec<BaseLayer>,
     pub(crate) config: Option<ImageConfiguration>,
+}
+
+impl BaseImage {
+    /// A base of several layers, once they are checked against each other
+    /// ([`check_stack`]); `what` names the base in the error.
+    pub(crate) fn stacked(
+        what: &str,
+        layers: Vec<BaseLayer>,
+        config: ImageConfiguration,
+    ) -> Result<Self> {
+        check_stack(what, layers.iter().map(|l| &l.listing))?;
+        Ok(Self {
+            layers,
+            config: Some(config),
+        })
+    }
 }
 
 /// What loading a base needs from the build.
@@ -320,10 +336,7 @@ fn oci_layout(spec: &str, ctx: &Ctx<'_>) -> Result<BaseImage> {
             )
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(BaseImage {
-        layers,
-        config: Some(config),
-    })
+    BaseImage::stacked(&what, layers, config)
 }
 
 pub(crate) fn pick_amd64(index: &ImageIndex) -> Option<oci_spec::image::Descriptor> {

@@ -96,10 +96,7 @@ pub(crate) fn docker_archive(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
                 .ok_or_else(|| invalid(&what, format!("lacks layer {}", manifest.layers[i])))
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(BaseImage {
-        layers,
-        config: Some(config),
-    })
+    BaseImage::stacked(&what, layers, config)
 }
 
 /// The second pass: each layer tar the manifest names goes into the blob

@@ -157,10 +157,7 @@ pub(crate) fn registry(reference: &str, ctx: &Ctx<'_>) -> Result<BaseImage> {
                 config.rootfs().diff_ids().get(i),
             )?);
         }
-        Ok(BaseImage {
-            layers,
-            config: Some(config),
-        })
+        BaseImage::stacked(&what, layers, config)
     })
 }
 

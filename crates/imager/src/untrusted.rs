@@ -1,6 +1,16 @@
 //! Base image layers are untrusted input: every entry is checked before it is
 //! accepted (no traversal, no absolute paths, no links out of the root, no
-//! device nodes), and whiteouts are applied wherever layers are flattened.
+//! device nodes, no path through a symlink that an earlier entry or a lower
+//! layer made), and whiteouts are applied wherever layers are flattened.
+//!
+//! A path through a symlink (`app/link -> /etc`, then `app/link/evil`) is
+//! the classic extraction escape: an extractor that follows the link writes
+//! `/etc/evil` on the host. Within a layer [`inspect`] refuses it; across
+//! layers [`check_stack`] does, over the listings (cached per layer), so a
+//! layer checked once is still checked against every stack it is used in.
+//! A later layer may replace a symlink by a directory (or white it out) and
+//! then put entries under that path: that is what overlay filesystems do
+//! and is accepted.
 
 use std::collections::BTreeMap;
 use std::io::Read;
@@ -22,6 +32,20 @@ pub(crate) struct Listing {
     pub(crate) opaque: Vec<String>,
     /// `etc/passwd`, when this layer has one, to resolve user names.
     pub(crate) passwd: Option<String>,
+    /// Symlinks and hard links, with their targets.
+    pub(crate) links: Vec<LinkEntry>,
+    /// Directories and other entries that are neither regular files, links
+    /// nor whiteouts.
+    pub(crate) dirs: Vec<String>,
+}
+
+/// A link entry of a layer.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct LinkEntry {
+    pub(crate) path: String,
+    pub(crate) target: String,
+    /// A hard link (its target is a path in the image), else a symlink.
+    pub(crate) hard: bool,
 }
 
 const WHITEOUT: &str = ".wh.";
@@ -77,42 +101,34 @@ pub(crate) fn inspect(
     };
     let mut archive = tar::Archive::new(reader);
     let mut listing = Listing::default();
+    // The symlinks this layer has made so far: path -> target.
+    let mut symlinks = Symlinks::new();
     for entry in archive.entries().map_err(read_err)? {
         let mut entry = entry.map_err(read_err)?;
         let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
         let path = normalise(&raw).map_err(|reason| hostile(&raw, reason))?;
+        if let Some((link, target)) = through(&path, &symlinks, false) {
+            return Err(hostile(
+                &raw,
+                &format!(
+                    "has a path through `{link}`, a symlink to `{target}` made by an earlier entry"
+                ),
+            ));
+        }
         let kind = entry.header().entry_type();
-        let mut link = None;
-        match kind {
-            tar::EntryType::Block | tar::EntryType::Char => {
-                if dev == DevNodes::DropUnderDev && parent(&path) == "dev" {
-                    continue;
-                }
-                return Err(hostile(&raw, "is a device node"));
+        if matches!(kind, tar::EntryType::Block | tar::EntryType::Char) {
+            if dev == DevNodes::DropUnderDev && parent(&path) == "dev" {
+                continue;
             }
-            tar::EntryType::Symlink => {
-                let target = link_target(&entry)
-                    .ok_or_else(|| hostile(&raw, "is a link without a target"))?;
-                if !target.starts_with('/') && escapes(&path, &target) {
-                    return Err(hostile(
-                        &raw,
-                        &format!("is a symlink to `{target}`, outside the image root"),
-                    ));
-                }
-                link = Some(target);
-            }
-            tar::EntryType::Link => {
-                let target = link_target(&entry)
-                    .ok_or_else(|| hostile(&raw, "is a link without a target"))?;
-                if normalise(&target).is_err() {
-                    return Err(hostile(
-                        &raw,
-                        &format!("is a hard link to `{target}`, outside the image root"),
-                    ));
-                }
-                link = Some(target);
-            }
-            _ => {}
+            return Err(hostile(&raw, "is a device node"));
+        }
+        let link = checked_link(kind, &path, link_target(&entry), &symlinks)
+            .map_err(|reason| hostile(&raw, &reason))?;
+        if kind == tar::EntryType::Symlink {
+            symlinks.insert(path.clone(), link.clone().unwrap_or_default());
+        } else {
+            // A later entry at the same path replaces the link.
+            symlinks.remove(&path);
         }
         let header = entry.header().clone();
         let name = path.rsplit('/').next().unwrap_or_default();
@@ -133,6 +149,14 @@ pub(crate) fn inspect(
                 size,
             });
             is_content = true;
+        } else if let Some(target) = &link {
+            listing.links.push(LinkEntry {
+                path: path.clone(),
+                target: target.clone(),
+                hard: kind == tar::EntryType::Link,
+            });
+        } else if !path.is_empty() {
+            listing.dirs.push(path.clone());
         }
         let accepted = Accepted {
             path: &path,
@@ -150,6 +174,38 @@ pub(crate) fn inspect(
         }
     }
     Ok(listing)
+}
+
+/// A link entry's target once it is checked (`None` for other entries);
+/// `Err` is why the entry is refused.
+fn checked_link(
+    kind: tar::EntryType,
+    path: &str,
+    target: Option<String>,
+    symlinks: &Symlinks,
+) -> Result<Option<String>, String> {
+    let hard = match kind {
+        tar::EntryType::Symlink => false,
+        tar::EntryType::Link => true,
+        _ => return Ok(None),
+    };
+    let target = target.ok_or("is a link without a target")?;
+    if !hard {
+        if !target.starts_with('/') && escapes(path, &target) {
+            return Err(format!(
+                "is a symlink to `{target}`, outside the image root"
+            ));
+        }
+        return Ok(Some(target));
+    }
+    let resolved = normalise(&target)
+        .map_err(|_| format!("is a hard link to `{target}`, outside the image root"))?;
+    if let Some((through, to)) = through(&resolved, symlinks, false) {
+        return Err(format!(
+            "is a hard link to `{target}`, through `{through}`, a symlink to `{to}` made by an earlier entry"
+        ));
+    }
+    Ok(Some(target))
 }
 
 fn link_target<R: Read>(entry: &tar::Entry<'_, R>) -> Option<String> {
@@ -203,6 +259,107 @@ fn parent(path: &str) -> &str {
     path.rsplit_once('/').map_or("", |(dir, _)| dir)
 }
 
+/// Symlinks visible so far: path -> target.
+type Symlinks = BTreeMap<String, String>;
+
+/// The symlink among `path`'s ancestors (and `path` itself when `itself`),
+/// nearest the root first, with its target.
+fn through<'a>(path: &str, symlinks: &'a Symlinks, itself: bool) -> Option<(&'a str, &'a str)> {
+    if symlinks.is_empty() {
+        return None;
+    }
+    let mut end = 0;
+    loop {
+        let next = path[end..].find('/').map(|i| end + i);
+        let prefix = match next {
+            Some(i) => &path[..i],
+            None if itself => path,
+            None => return None,
+        };
+        if let Some((link, target)) = symlinks.get_key_value(prefix) {
+            return Some((link.as_str(), target.as_str()));
+        }
+        end = next? + 1;
+    }
+}
+
+/// Checks a base's layers against each other: no entry of a layer (file,
+/// directory, link, whiteout, hard link target) has a path through a symlink
+/// that a lower layer made and no layer since replaced or deleted. `what`
+/// names the base; layers are named `{what} layer N`.
+///
+/// # Errors
+///
+/// [`crate::BaseError::HostileEntry`] naming the entry, the symlink and the
+/// layer that made it.
+pub(crate) fn check_stack<'a>(
+    what: &str,
+    layers: impl IntoIterator<Item = &'a Listing>,
+) -> Result<()> {
+    // Visible symlinks: path -> (target, 1-based layer).
+    let mut visible: BTreeMap<String, (String, usize)> = BTreeMap::new();
+    for (index, listing) in layers.into_iter().enumerate() {
+        let number = index + 1;
+        // What this layer deletes or re-creates as something else replaces
+        // the lower link before its own entries are looked at.
+        for dir in &listing.opaque {
+            visible.retain(|link, _| !link.starts_with(&format!("{dir}/")));
+        }
+        let replaced = listing
+            .whiteouts
+            .iter()
+            .chain(listing.dirs.iter())
+            .chain(listing.files.iter().map(|f| &f.path))
+            .chain(listing.links.iter().filter(|l| l.hard).map(|l| &l.path));
+        for path in replaced {
+            visible.retain(|link, _| link != path && !link.starts_with(&format!("{path}/")));
+        }
+        if !visible.is_empty() {
+            let lower: Symlinks = visible
+                .iter()
+                .map(|(path, (target, _))| (path.clone(), target.clone()))
+                .collect();
+            let refuse = |entry: &str, link: &str, target: &str, how: &str| {
+                let made_by = visible.get(link).map_or(0, |(_, layer)| *layer);
+                Error::from(crate::BaseError::HostileEntry {
+                    what: format!("{what} layer {number}"),
+                    entry: entry.to_owned(),
+                    reason: format!(
+                        "{how}through `{link}`, a symlink to `{target}` made by layer {made_by}"
+                    ),
+                })
+            };
+            let paths = listing
+                .files
+                .iter()
+                .map(|f| f.path.as_str())
+                .chain(listing.dirs.iter().map(String::as_str))
+                .chain(listing.links.iter().map(|l| l.path.as_str()))
+                .chain(listing.whiteouts.iter().map(String::as_str));
+            for path in paths {
+                if let Some((link, target)) = through(path, &lower, false) {
+                    return Err(refuse(path, link, target, "has a path "));
+                }
+            }
+            for dir in &listing.opaque {
+                if let Some((link, target)) = through(dir, &lower, true) {
+                    return Err(refuse(dir, link, target, "hides a directory "));
+                }
+            }
+            for hard in listing.links.iter().filter(|l| l.hard) {
+                if let Some((link, target)) = through(&hard.target, &lower, false) {
+                    let how = format!("is a hard link to `{}`, ", hard.target);
+                    return Err(refuse(&hard.path, link, target, &how));
+                }
+            }
+        }
+        for link in listing.links.iter().filter(|l| !l.hard) {
+            visible.insert(link.path.clone(), (link.target.clone(), number));
+        }
+    }
+    Ok(())
+}
+
 /// A file in the flattened image and the layer that provides it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct FlatFile {
@@ -222,6 +379,15 @@ pub(crate) fn flatten<'a>(
         }
         for path in &listing.whiteouts {
             remove_under(&mut flat, path, true);
+        }
+        // A file or link over a lower directory hides everything under it.
+        for path in listing
+            .links
+            .iter()
+            .map(|l| &l.path)
+            .chain(listing.files.iter().map(|f| &f.path))
+        {
+            remove_under(&mut flat, path, false);
         }
         for file in &listing.files {
             flat.insert(
@@ -399,10 +565,136 @@ mod tests {
             }],
             whiteouts: vec!["a/secret".into()],
             opaque: vec!["d".into()],
-            passwd: None,
+            ..Listing::default()
         };
         let flat = flatten([&lower, &upper]);
         assert_eq!(flat.keys().collect::<Vec<_>>(), ["a/keep", "d/z", "top"]);
         assert_eq!(flat["d/z"], FlatFile { size: 2, layer: 1 });
+    }
+
+    fn layer_of(entries: &[(&str, tar::EntryType, Option<&str>)]) -> Result<Listing> {
+        let bytes = tar_with(|b| {
+            for (name, kind, link) in entries {
+                raw_entry(b, name, *kind, *link);
+            }
+        });
+        check(&bytes)
+    }
+
+    const LINK: (&str, tar::EntryType, Option<&str>) =
+        ("app/link", tar::EntryType::Symlink, Some("/etc"));
+
+    #[test]
+    fn a_path_through_a_symlink_of_the_same_layer_is_refused() {
+        let cases = [
+            (
+                ("app/link/evil", tar::EntryType::Regular, None),
+                "`app/link/evil` has a path through `app/link`, a symlink to `/etc` made by an earlier entry",
+            ),
+            (
+                ("app/link/.wh.passwd", tar::EntryType::Regular, None),
+                "`app/link/.wh.passwd` has a path through `app/link`, a symlink to `/etc` made by an earlier entry",
+            ),
+            (
+                ("app/link/cron.d", tar::EntryType::Directory, None),
+                "`app/link/cron.d` has a path through `app/link`, a symlink to `/etc` made by an earlier entry",
+            ),
+            (
+                ("app/hard", tar::EntryType::Link, Some("app/link/shadow")),
+                "`app/hard` is a hard link to `app/link/shadow`, through `app/link`, a symlink to `/etc` made by an earlier entry",
+            ),
+        ];
+        for (entry, message) in cases {
+            let err = layer_of(&[LINK, entry]).unwrap_err().to_string();
+            assert_eq!(err, format!("base x layer 1: refusing entry {message}"));
+        }
+    }
+
+    #[test]
+    fn a_symlink_replaced_by_a_directory_may_hold_entries() {
+        let listing = layer_of(&[
+            LINK,
+            ("app/link", tar::EntryType::Directory, None),
+            ("app/link/fine", tar::EntryType::Regular, None),
+            ("app/other", tar::EntryType::Symlink, Some("link")),
+        ])
+        .unwrap();
+        assert_eq!(listing.files.len(), 1);
+        assert_eq!(listing.dirs, ["app/link"]);
+        assert_eq!(
+            listing.links,
+            [
+                LinkEntry {
+                    path: "app/link".into(),
+                    target: "/etc".into(),
+                    hard: false
+                },
+                LinkEntry {
+                    path: "app/other".into(),
+                    target: "link".into(),
+                    hard: false
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_path_through_a_lower_layers_symlink_is_refused_naming_both() {
+        let lower = layer_of(&[("app", tar::EntryType::Directory, None), LINK]).unwrap();
+        let cases = [
+            (
+                vec![("app/link/evil", tar::EntryType::Regular, None)],
+                "base b layer 2: refusing entry `app/link/evil` has a path through `app/link`, a symlink to `/etc` made by layer 1",
+            ),
+            (
+                vec![("app/link/.wh.shadow", tar::EntryType::Regular, None)],
+                "base b layer 2: refusing entry `app/link/shadow` has a path through `app/link`, a symlink to `/etc` made by layer 1",
+            ),
+            (
+                vec![("app/link/.wh..wh..opq", tar::EntryType::Regular, None)],
+                "base b layer 2: refusing entry `app/link` hides a directory through `app/link`, a symlink to `/etc` made by layer 1",
+            ),
+            (
+                vec![("h", tar::EntryType::Link, Some("app/link/shadow"))],
+                "base b layer 2: refusing entry `h` is a hard link to `app/link/shadow`, through `app/link`, a symlink to `/etc` made by layer 1",
+            ),
+        ];
+        for (entries, message) in cases {
+            let upper = layer_of(&entries).unwrap();
+            let err = check_stack("base b", [&lower, &upper]).unwrap_err();
+            assert_eq!(err.to_string(), message);
+        }
+        // Replaced by a directory, or deleted, in a later layer: fine, in
+        // that layer and in the ones above it.
+        let replaced = layer_of(&[
+            ("app/link", tar::EntryType::Directory, None),
+            ("app/link/a", tar::EntryType::Regular, None),
+        ])
+        .unwrap();
+        let deleted = layer_of(&[("app/.wh.link", tar::EntryType::Regular, None)]).unwrap();
+        let above = layer_of(&[("app/link/b", tar::EntryType::Regular, None)]).unwrap();
+        check_stack("base b", [&lower, &replaced, &above]).unwrap();
+        check_stack("base b", [&lower, &deleted, &above]).unwrap();
+        // A link made again above a replacement counts again.
+        let again = layer_of(&[LINK]).unwrap();
+        let err = check_stack("base b", [&lower, &replaced, &again, &above]).unwrap_err();
+        assert!(err.to_string().contains("made by layer 3"), "{err}");
+    }
+
+    #[test]
+    fn a_file_or_link_over_a_lower_directory_hides_its_contents() {
+        let lower = layer_of(&[
+            ("d/x", tar::EntryType::Regular, None),
+            ("e/y", tar::EntryType::Regular, None),
+            ("keep", tar::EntryType::Regular, None),
+        ])
+        .unwrap();
+        let upper = layer_of(&[
+            ("d", tar::EntryType::Symlink, Some("/etc")),
+            ("e", tar::EntryType::Regular, None),
+        ])
+        .unwrap();
+        let flat = flatten([&lower, &upper]);
+        assert_eq!(flat.keys().collect::<Vec<_>>(), ["e", "keep"]);
     }
 }

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use hoist_cluster::rollout::{Action, Finding};
 use hoist_deploy::{BuildSettings, UpOptions, UpOutcome};
+use tokio_util::sync::CancellationToken;
 
 use crate::cli::{Global, UpArgs};
 use crate::deploy;
@@ -27,12 +28,15 @@ pub(crate) async fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCo
             no_cache: args.no_cache,
         },
         rollback: !args.no_rollback,
+        interrupt: Some(CancellationToken::new()),
     };
     if super::engine::docker(&stack, &args.engine) {
         return super::engine::up(global, &stack, &options).await;
     }
     let steps = Steps::new(global.json);
+    let watcher = tokio::spawn(on_interrupt(options.interrupt.clone().unwrap_or_default()));
     let result = hoist_deploy::up(&stack, &options, &steps).await;
+    watcher.abort();
     steps.finish();
     let outcome = match result {
         Ok(outcome) => outcome,
@@ -43,11 +47,33 @@ pub(crate) async fn run(global: &Global, args: &UpArgs) -> anyhow::Result<ExitCo
     } else {
         print!("{}", human(&outcome));
     }
-    Ok(ExitCode::from(if outcome.succeeded {
+    Ok(ExitCode::from(if outcome.interrupted {
+        crate::exit::INTERRUPTED
+    } else if outcome.succeeded {
         crate::exit::SUCCESS
     } else {
         crate::exit::FAILURE
     }))
+}
+
+/// The first Ctrl-C cancels `token` (the tier in progress finishes or rolls
+/// back, nothing after it starts, the Lease is released); a second one
+/// stops at once, leaving the Lease to expire or be taken over by the next
+/// run on this machine.
+async fn on_interrupt(token: CancellationToken) {
+    if tokio::signal::ctrl_c().await.is_err() {
+        return;
+    }
+    token.cancel();
+    eprintln!(
+        "interrupted: finishing the tier in progress (or rolling it back), starting nothing after it; Ctrl-C again to stop at once"
+    );
+    if tokio::signal::ctrl_c().await.is_ok() {
+        eprintln!(
+            "stopped at once: what was being applied is left as it is; the next `hoist up` takes over the Lease and converges"
+        );
+        std::process::exit(i32::from(crate::exit::INTERRUPTED));
+    }
 }
 
 /// The findings, the report, what was rolled back, then the table.
@@ -73,6 +99,9 @@ pub(crate) fn human(outcome: &UpOutcome) -> String {
                 service.service
             ),
             Action::Failed => format!("left failed: {} (--no-rollback)", service.service),
+            Action::NotStarted if outcome.interrupted => {
+                format!("not started: {} (interrupted)", service.service)
+            }
             Action::NotStarted => format!(
                 "not started: {} (a service it depends on failed)",
                 service.service
@@ -110,7 +139,13 @@ pub(crate) fn human(outcome: &UpOutcome) -> String {
     let _ = writeln!(
         out,
         "{} in namespace {} ({})",
-        if outcome.succeeded { "ready" } else { "FAILED" },
+        if outcome.interrupted {
+            "INTERRUPTED"
+        } else if outcome.succeeded {
+            "ready"
+        } else {
+            "FAILED"
+        },
         outcome.namespace,
         outcome.target
     );
@@ -186,6 +221,7 @@ mod tests {
             target: "context hoist is a remote cluster at https://127.0.0.1:6443; images are pushed to a registry (--registry)".to_owned(),
             delivery: Delivery::Registry,
             succeeded,
+            interrupted: false,
             run_id: "20261201-170000-1".to_owned(),
             report: (!succeeded).then(|| ".hoist/runs/20261201-170000-1/report.json".into()),
             services: vec![

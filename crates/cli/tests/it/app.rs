@@ -57,7 +57,7 @@ pub(crate) fn repo_root() -> PathBuf {
 pub(crate) struct App {
     /// The copy's root (`charts/`, `examples/todo-chatbot/`).
     pub(crate) root: PathBuf,
-    /// The namespace, `hoist-up-<pid>`.
+    /// The namespace, `hoist-<name>-<pid>`.
     pub(crate) namespace: String,
     /// The frontend's node port.
     pub(crate) node_port: u16,
@@ -73,16 +73,6 @@ pub(crate) struct App {
 impl App {
     /// A fresh copy at `name` under the target directory.
     pub(crate) fn new(name: &str, node_port: u16, kubeconfig: Option<PathBuf>) -> Self {
-        Self::in_namespace(name, "hoist-up", node_port, kubeconfig)
-    }
-
-    /// As [`App::new`], deploying to the namespace `<prefix>-<pid>`.
-    pub(crate) fn in_namespace(
-        name: &str,
-        prefix: &str,
-        node_port: u16,
-        kubeconfig: Option<PathBuf>,
-    ) -> Self {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         let repo = repo_root();
         sync(&repo.join("charts"), &root.join("charts"));
@@ -90,8 +80,9 @@ impl App {
             &repo.join("examples/todo-chatbot"),
             &root.join("examples/todo-chatbot"),
         );
-        let pid = std::process::id();
-        let namespace = format!("{prefix}-{pid}");
+        // Named after the test's copy: a suite that deletes what its own
+        // earlier runs left (`hoist-up-app-*`) never touches another's.
+        let namespace = format!("hoist-{name}-{}", std::process::id());
         let docker_host = std::env::var("HOIST_E2E_DOCKER_HOST")
             .ok()
             .filter(|v| !v.is_empty());
@@ -323,6 +314,19 @@ namespace = "{ns}"
             .output()
             .unwrap()
     }
+}
+
+/// The kubeconfig of the real test cluster when every service a `hoist up`
+/// there needs is present (the cluster, the offline bases, and a registry
+/// unless the kubelet runs on a Docker daemon hoist loads into); `None`
+/// skips the test (a failure under `HOIST_REQUIRE_SERVICES`).
+pub(crate) fn cluster_kubeconfig() -> Option<PathBuf> {
+    let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
+    hoist_testkit::service_path(hoist_testkit::BASES)?;
+    if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none() {
+        hoist_testkit::service(hoist_testkit::REGISTRY)?;
+    }
+    Some(kubeconfig)
 }
 
 pub(crate) fn text(bytes: &[u8]) -> String {

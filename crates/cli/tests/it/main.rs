@@ -4,5 +4,6 @@ mod app;
 mod config;
 mod doctor;
 mod engine;
+mod interrupt;
 mod stack_doctor;
 mod up;

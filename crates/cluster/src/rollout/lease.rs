@@ -3,7 +3,13 @@
 //! duration while the run lasts, deleted at its end. A second run finds it
 //! held and is refused at once with the holder and since when; a Lease
 //! whose holder stopped renewing (a killed run) is taken over once it
-//! expired (`renewTime + leaseDurationSeconds` in the past).
+//! expired (`renewTime + leaseDurationSeconds` in the past), or at once
+//! when its holder was a hoist process on this machine that is no longer
+//! running (a `hoist up` killed with SIGKILL, or stopped by a second
+//! Ctrl-C): like a stale lock file, waiting out its expiry would gain
+//! nothing. A holder on another machine is refused until its Lease expires,
+//! with the time it does, as helm refuses a release with an operation in
+//! progress.
 
 use std::time::Duration;
 
@@ -66,14 +72,14 @@ pub(crate) async fn acquire(
 ) -> Result<Held, RolloutError> {
     let api: Api<Lease> = Api::namespaced(client.clone(), namespace);
     let locked = |lease: &Lease| {
-        held_by_other(lease, Timestamp::now()).map(|(holder, since, expires)| {
-            RolloutError::Locked {
+        held_by_other(lease, Timestamp::now())
+            .filter(|(holder, _, _)| !holder_gone(holder, &host()))
+            .map(|(holder, since, expires)| RolloutError::Locked {
                 namespace: namespace.to_owned(),
                 holder,
                 since,
                 expires,
-            }
-        })
+            })
     };
     let existing = api
         .get_opt(LEASE)
@@ -171,12 +177,32 @@ impl Held {
 
 /// Who this run is, as the Lease shows it.
 pub(crate) fn identity(project: &str, run_id: &str) -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map_or_else(|_| "unknown host".to_owned(), |h| h.trim().to_owned());
     format!(
-        "hoist run {run_id} of {project} (pid {} on {host})",
-        std::process::id()
+        "hoist run {run_id} of {project} (pid {} on {})",
+        std::process::id(),
+        host()
     )
+}
+
+fn host() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .map_or_else(|_| "unknown host".to_owned(), |h| h.trim().to_owned())
+}
+
+/// Whether `holder` (an [`identity`]) was a process on `this_host` that no
+/// longer runs. Unknown formats and other hosts are never gone.
+fn holder_gone(holder: &str, this_host: &str) -> bool {
+    let Some((_, tail)) = holder.rsplit_once("(pid ") else {
+        return false;
+    };
+    let Some((pid, host)) = tail.trim_end_matches(')').split_once(" on ") else {
+        return false;
+    };
+    if host != this_host || host == "unknown host" {
+        return false;
+    }
+    pid.parse::<u32>()
+        .is_ok_and(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
 }
 
 #[cfg(test)]
@@ -195,6 +221,21 @@ mod tests {
                 ..LeaseSpec::default()
             }),
         }
+    }
+
+    #[test]
+    fn a_holder_on_this_machine_that_no_longer_runs_is_gone() {
+        let alive = identity("todo", "r1");
+        let me = host();
+        assert!(!holder_gone(&alive, &me), "this process runs");
+        // Above the kernel's largest pid (2^22): never running.
+        let dead = format!("hoist run r0 of todo (pid 4194305 on {me})");
+        assert!(holder_gone(&dead, &me));
+        assert!(
+            !holder_gone(&dead, "another-host"),
+            "other machines are not ours to judge"
+        );
+        assert!(!holder_gone("kubectl", &me));
     }
 
     #[test]

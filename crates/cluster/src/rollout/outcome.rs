@@ -15,6 +15,9 @@ pub struct Outcome {
     pub run_id: String,
     /// Every service is Ready on what the plan asked for.
     pub succeeded: bool,
+    /// The run was interrupted ([`super::Options::interrupt`]): the services
+    /// of the levels after the one in progress are `NotStarted`.
+    pub interrupted: bool,
     /// `<state_dir>/runs/<id>/report.json`: always written on failure.
     pub report: Option<PathBuf>,
     /// Per service, in plan order.

@@ -180,6 +180,11 @@ pub struct Options {
     pub lease_duration: Duration,
     /// The run's id (names `runs/<id>`); generated when `None`.
     pub run_id: Option<String>,
+    /// Cancelled when the user interrupts the run (Ctrl-C): the level being
+    /// rolled out finishes (or rolls back) as usual, later levels are not
+    /// started, and the Lease is released.
+    #[serde(skip)]
+    pub interrupt: Option<tokio_util::sync::CancellationToken>,
 }
 
 impl Default for Options {
@@ -189,6 +194,7 @@ impl Default for Options {
             crashloop_restarts: 2,
             lease_duration: Duration::from_secs(30),
             run_id: None,
+            interrupt: None,
         }
     }
 }

@@ -17,7 +17,7 @@ use super::manifest;
 use super::outcome::{Action, Cause, Finding, Outcome, ServiceOutcome};
 use super::plan::{Plan, ReleasePlan, Target};
 use super::wait::{Wait, Waited};
-use crate::helm::Revision;
+use crate::helm::{HelmError, Revision};
 
 /// Everything the services of one run share.
 pub(crate) struct Run<'a> {
@@ -133,9 +133,11 @@ impl<'a> Run<'a> {
         let recorded = fingerprint::read(&self.target.client, self.ns()).await?;
         let mut outcomes = Vec::new();
         let mut broken: BTreeSet<String> = BTreeSet::new();
+        let mut interrupted = false;
         for level in &self.plan.levels {
+            interrupted = interrupted || self.interrupted();
             let runs = level.iter().map(|release| {
-                let blocked = release.depends_on.iter().any(|d| broken.contains(d));
+                let blocked = interrupted || release.depends_on.iter().any(|d| broken.contains(d));
                 let workloads = recorded
                     .get(&release.release)
                     .map_or(&[][..], Vec::as_slice);
@@ -158,7 +160,17 @@ impl<'a> Run<'a> {
                 outcomes.push(outcome);
             }
         }
-        self.finish(broken.is_empty(), outcomes)
+        let mut outcome = self.finish(broken.is_empty(), outcomes)?;
+        outcome.interrupted = interrupted;
+        Ok(outcome)
+    }
+
+    fn interrupted(&self) -> bool {
+        self.plan
+            .options
+            .interrupt
+            .as_ref()
+            .is_some_and(tokio_util::sync::CancellationToken::is_cancelled)
     }
 
     /// The run's outcome; a failed run's report is written again with every
@@ -177,6 +189,7 @@ impl<'a> Run<'a> {
         Ok(Outcome {
             run_id: self.id.clone(),
             succeeded,
+            interrupted: false,
             report,
             services,
             findings: self.findings(),
@@ -222,7 +235,7 @@ impl<'a> Run<'a> {
             }
         }
         let helm = &self.target.helm;
-        let history = match helm.history(&release.release, self.ns()).await {
+        let history = match self.history_unstuck(release).await {
             Ok(h) => h,
             Err(e) => {
                 // Without the history hoist cannot tell what to go back to: touch nothing.
@@ -435,6 +448,32 @@ impl<'a> Run<'a> {
 }
 
 /// The newest revision that is deployed (the one serving).
+impl Run<'_> {
+    /// The release's history, once a revision left `pending-*` by a killed
+    /// run is resolved: this run holds the Lease, so no hoist run is working
+    /// on the release, and helm refuses every upgrade while a revision is
+    /// pending ("another operation is in progress"). Rolled back to the last
+    /// deployed revision, or uninstalled when there is none (a first install
+    /// killed; claims are kept).
+    async fn history_unstuck(&self, release: &ReleasePlan) -> Result<Vec<Revision>, HelmError> {
+        let helm = &self.target.helm;
+        let history = helm.history(&release.release, self.ns()).await?;
+        if !history
+            .last()
+            .is_some_and(|r| r.status.starts_with("pending-"))
+        {
+            return Ok(history);
+        }
+        match last_deployed(&history) {
+            Some(previous) => {
+                helm.rollback(&release.release, self.ns(), previous).await?;
+            }
+            None => helm.uninstall(&release.release, self.ns()).await?,
+        }
+        helm.history(&release.release, self.ns()).await
+    }
+}
+
 pub(crate) fn last_deployed(history: &[Revision]) -> Option<u32> {
     history
         .iter()

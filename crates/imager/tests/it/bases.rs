@@ -13,18 +13,23 @@ fn with_base(base: &str) -> String {
 
 #[test]
 fn hostile_base_layers_are_refused_naming_the_entry() {
+    let os_release = || RawTar::new().file("etc/os-release", "ID=test\n");
+    let link = || RawTar::new().entry("app/link", EntryType::Symlink, Some("/etc"), b"");
     let cases = [
         (
+            os_release(),
             RawTar::new()
                 .file("ok.txt", "fine")
                 .file("../../etc/cron.d/evil", "x"),
             "refusing entry `../../etc/cron.d/evil` has `..` in its path (path traversal)",
         ),
         (
+            os_release(),
             RawTar::new().file("/etc/shadow", "x"),
             "refusing entry `/etc/shadow` has an absolute path",
         ),
         (
+            os_release(),
             RawTar::new().entry(
                 "usr/lib/escape",
                 EntryType::Symlink,
@@ -34,23 +39,37 @@ fn hostile_base_layers_are_refused_naming_the_entry() {
             "refusing entry `usr/lib/escape` is a symlink to `../../../../../root/.ssh`, outside the image root",
         ),
         (
+            os_release(),
             RawTar::new().entry("etc/hard", EntryType::Link, Some("../../etc/shadow"), b""),
             "refusing entry `etc/hard` is a hard link to `../../etc/shadow`, outside the image root",
         ),
         (
+            os_release(),
             RawTar::new().entry("dev/sda", EntryType::Block, None, b""),
             "refusing entry `dev/sda` is a device node",
         ),
+        (
+            os_release(),
+            link().file("app/link/evil", "x"),
+            "refusing entry `app/link/evil` has a path through `app/link`, a symlink to `/etc` made by an earlier entry",
+        ),
+        (
+            link(),
+            RawTar::new().file("app/link/cron.d/evil", "x"),
+            "refusing entry `app/link/cron.d/evil` has a path through `app/link`, a symlink to `/etc` made by layer 1",
+        ),
+        (
+            link(),
+            RawTar::new().entry("app/link/.wh.shadow", EntryType::Regular, None, b""),
+            "refusing entry `app/link/shadow` has a path through `app/link`, a symlink to `/etc` made by layer 1",
+        ),
     ];
-    for (i, (layer, message)) in cases.into_iter().enumerate() {
+    for (i, (lower, layer, message)) in cases.into_iter().enumerate() {
         let dir = tempfile::tempdir().unwrap();
         let layout = oci_layout(
             &dir.path().join("base"),
             "v1",
-            &[
-                RawTar::new().file("etc/os-release", "ID=test\n").finish(),
-                layer.finish(),
-            ],
+            &[lower.finish(), layer.finish()],
             &serde_json::json!({}),
         );
         let src = tempfile::tempdir().unwrap();

@@ -46,7 +46,7 @@ fn doctor_names_each_planted_fault_and_a_healthy_stack_has_none() {
     {
         return;
     }
-    let app = App::in_namespace("doctor-app", "hoist-doctor", NODE_PORT, Some(kubeconfig));
+    let app = App::new("doctor-app", NODE_PORT, Some(kubeconfig));
     let cleanup = Cleanup(&app);
 
     let (code, up) = app.hoist_json(&["up"]);

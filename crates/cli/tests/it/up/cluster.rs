@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::NODE_PORT;
-use crate::app::{App, eventually, http, repo_root, text};
+use crate::app::{App, cluster_kubeconfig, eventually, http, repo_root, text};
 
 /// The service's part of an `up --json` document.
 fn service<'a>(up: &'a Value, name: &str) -> &'a Value {
@@ -35,7 +35,7 @@ fn delete_leftovers(app: &App) {
     let output = app.kubectl(&["get", "namespaces", "-o", "name"]);
     for line in text(&output.stdout).lines() {
         let name = line.trim_start_matches("namespace/");
-        if name.starts_with("hoist-up-") && name != app.namespace {
+        if name.starts_with("hoist-up-app-") && name != app.namespace {
             let _ = app.kubectl(&["delete", "namespace", name, "--wait=true", "--timeout=120s"]);
         }
     }
@@ -72,17 +72,9 @@ fn browser(app: &App, url: &str) -> Value {
 #[test]
 #[allow(clippy::too_many_lines)] // One stack through the whole sequence, in order.
 fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command() {
-    let Some(kubeconfig) = hoist_testkit::service_path(hoist_testkit::KUBECONFIG) else {
+    let Some(kubeconfig) = cluster_kubeconfig() else {
         return;
     };
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
-        return;
-    }
-    if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none()
-        && hoist_testkit::service(hoist_testkit::REGISTRY).is_none()
-    {
-        return;
-    }
     let mut app = App::new("up-app", NODE_PORT, Some(kubeconfig));
     delete_leftovers(&app);
 

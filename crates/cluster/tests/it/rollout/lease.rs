@@ -1,5 +1,6 @@
 //! One deploy at a time: a second run is refused at once naming the first;
-//! a Lease left by a killed run is taken over once it expired.
+//! a Lease left by a killed run is taken over once it expired; a revision
+//! a killed run left pending is rolled back before the next upgrade.
 
 use std::time::{Duration, Instant};
 
@@ -12,6 +13,22 @@ use kube::api::PostParams;
 
 use super::{Recorder, cluster, figure, plan, probe_release};
 
+/// One probe release, `probe-app`, with `values`.
+fn probe_plan(dir: &std::path::Path, values: &str) -> hoist_cluster::rollout::Plan {
+    plan(
+        "probe",
+        &dir.join(".hoist"),
+        vec![vec![probe_release(
+            dir,
+            "probe",
+            "app",
+            values,
+            Duration::from_secs(120),
+        )]],
+        Vec::new(),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_second_run_is_refused_naming_the_first() {
     let Some(cluster) = cluster().await else {
@@ -23,18 +40,7 @@ async fn a_second_run_is_refused_naming_the_first() {
     let dir = tempfile::tempdir().unwrap();
     // Ready only after a while, so the first run is still going.
     let slow = "command: [\"sh\", \"-c\", \"sleep 15; echo ok > /tmp/ready; exec sleep 3600\"]\n";
-    let mut first = plan(
-        "probe",
-        &dir.path().join(".hoist"),
-        vec![vec![probe_release(
-            dir.path(),
-            "probe",
-            "app",
-            slow,
-            Duration::from_secs(120),
-        )]],
-        Vec::new(),
-    );
+    let mut first = probe_plan(dir.path(), slow);
     first.options.run_id = Some("first-run".to_owned());
     let mut second = first.clone();
     second.options.run_id = Some("second-run".to_owned());
@@ -100,18 +106,7 @@ async fn a_stale_lease_is_taken_over_after_it_expired() {
             ..LeaseSpec::default()
         }),
     };
-    let plan = plan(
-        "probe",
-        &dir.path().join(".hoist"),
-        vec![vec![probe_release(
-            dir.path(),
-            "probe",
-            "app",
-            "{}\n",
-            Duration::from_secs(120),
-        )]],
-        Vec::new(),
-    );
+    let plan = probe_plan(dir.path(), "{}\n");
 
     // Renewed 5 s ago, for 15 s: still held.
     leases
@@ -142,4 +137,91 @@ async fn a_stale_lease_is_taken_over_after_it_expired() {
         leases.get_opt("hoist").await.unwrap().is_none(),
         "released at the end"
     );
+}
+
+/// What a `helm upgrade` killed midway leaves: a new revision stored as
+/// `pending-upgrade` over the deployed one. helm refuses to upgrade it
+/// ("another operation is in progress"); the next run, holding the Lease,
+/// rolls it back to the deployed revision and then upgrades.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_revision_a_killed_run_left_pending_is_rolled_back_before_the_upgrade() {
+    use std::io::{Read as _, Write as _};
+
+    use base64::Engine as _;
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Secret;
+
+    let Some(cluster) = cluster().await else {
+        return;
+    };
+    cluster.probe_image().await;
+    let ns = cluster.namespace("pending").await;
+    let target = cluster.target(&ns);
+    let dir = tempfile::tempdir().unwrap();
+    let first = probe_plan(dir.path(), "{}\n");
+    assert!(
+        rollout::deploy(&target, &first, &NoReporter)
+            .await
+            .unwrap()
+            .succeeded
+    );
+
+    let secrets = Api::<Secret>::namespaced(cluster.client.clone(), &ns.name);
+    let v1 = secrets
+        .get("sh.helm.release.v1.probe-app.v1")
+        .await
+        .unwrap();
+    let engine = base64::engine::general_purpose::STANDARD;
+    let stored = &v1.data.as_ref().unwrap()["release"].0;
+    let mut json = Vec::new();
+    flate2::read::GzDecoder::new(&engine.decode(stored).unwrap()[..])
+        .read_to_end(&mut json)
+        .unwrap();
+    let mut release: serde_json::Value = serde_json::from_slice(&json).unwrap();
+    release["version"] = 2.into();
+    release["info"]["status"] = "pending-upgrade".into();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&serde_json::to_vec(&release).unwrap())
+        .unwrap();
+    let mut pending = v1.clone();
+    pending.metadata = ObjectMeta {
+        name: Some("sh.helm.release.v1.probe-app.v2".to_owned()),
+        labels: v1.metadata.labels.clone().map(|mut labels| {
+            labels.insert("version".to_owned(), "2".to_owned());
+            labels.insert("status".to_owned(), "pending-upgrade".to_owned());
+            labels
+        }),
+        ..ObjectMeta::default()
+    };
+    pending.data = Some(
+        [(
+            "release".to_owned(),
+            ByteString(engine.encode(gz.finish().unwrap()).into_bytes()),
+        )]
+        .into(),
+    );
+    secrets
+        .create(&PostParams::default(), &pending)
+        .await
+        .unwrap();
+    let changed = probe_plan(dir.path(), "extra: changed\n");
+    let release = &changed.levels[0][0];
+    let refused = target.helm.upgrade(release, &ns.name).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("another operation"),
+        "helm itself refuses: {refused}"
+    );
+
+    let outcome = rollout::deploy(&target, &changed, &NoReporter)
+        .await
+        .unwrap();
+    assert!(outcome.succeeded, "{outcome:#?}");
+    let history = target.helm.history("probe-app", &ns.name).await.unwrap();
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.revision, last.status.as_str()),
+        (4, "deployed"),
+        "{history:#?}"
+    );
+    assert_eq!(history[2].description, "Rollback to 1", "{history:#?}");
 }
