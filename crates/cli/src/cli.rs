@@ -45,7 +45,9 @@ pub(crate) enum Command {
     /// Roll a service back to its previous (or a given) revision, gated on
     /// readiness like `up`.
     Rollback(RollbackArgs),
-    /// Check the prerequisites: Docker, the cluster, Minikube, Helm, kubectl.
+    /// Check the prerequisites (Docker, the cluster, Minikube, Helm,
+    /// kubectl), then the deployed stack's workloads: each problem with its
+    /// tier, object, cause and fix.
     Doctor(DoctorArgs),
     /// Build the services' images without a Docker daemon (OCI layout + docker-archive).
     Build(BuildArgs),
@@ -73,6 +75,25 @@ pub(crate) struct DoctorArgs {
     /// Seconds a Docker daemon or API server gets to answer before it counts as down.
     #[arg(long, value_name = "SECONDS", default_value_t = 3)]
     pub(crate) timeout: u64,
+    // hoist doctor on a running stack (issue 16).
+    /// Look at this namespace instead of the stack's; without a stack file,
+    /// every Helm release there is a tier of its own.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) namespace: Option<String>,
+    /// Send the findings, secrets redacted, to the OpenAI-compatible
+    /// endpoint in `OPENAI_BASE_URL` (key `OPENAI_API_KEY`) and stream its
+    /// explanation.
+    #[arg(long)]
+    pub(crate) explain: bool,
+    /// With `--explain`: print exactly the request that would be sent
+    /// (stdout holds only it; the report goes to stderr), send nothing.
+    #[arg(long, requires = "explain")]
+    pub(crate) dry_run: bool,
+    /// With `--explain`: the model (default `OPENAI_MODEL`, else gpt-4o-mini).
+    #[arg(long, value_name = "NAME", requires = "explain")]
+    pub(crate) model: Option<String>,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
 }
 
 #[derive(Debug, Args)]

@@ -75,6 +75,18 @@ pub struct Report {
 }
 
 impl Check {
+    /// The check's mark in a report: `ok`, `FAIL` (required), `warn`
+    /// (optional) or `--` (skipped).
+    #[must_use]
+    pub fn mark(&self) -> &'static str {
+        match (self.status, self.required) {
+            (Status::Ok, _) => "ok",
+            (Status::Failed, true) => "FAIL",
+            (Status::Failed, false) => "warn",
+            (Status::Skipped, _) => "--",
+        }
+    }
+
     fn ok(name: &'static str, required: bool, summary: String, facts: impl Serialize) -> Self {
         Self {
             name,

@@ -72,6 +72,15 @@ pub(crate) struct Cluster {
 /// [`Error::NoCluster`] when there is no kubeconfig, no usable context or
 /// the API server does not answer; [`Error::Cluster`] when helm is missing.
 pub(crate) async fn connect(stack: &Stack, options: &ClusterOptions) -> Result<Cluster> {
+    connect_to(&stack.namespace, options).await
+}
+
+/// As [`connect`], for `namespace` without a stack.
+///
+/// # Errors
+///
+/// As [`connect`].
+pub(crate) async fn connect_to(namespace: &str, options: &ClusterOptions) -> Result<Cluster> {
     let no_cluster = |error: &dyn std::fmt::Display| Error::NoCluster {
         reason: error.to_string(),
     };
@@ -94,7 +103,7 @@ pub(crate) async fn connect(stack: &Stack, options: &ClusterOptions) -> Result<C
         target: rollout::Target {
             client,
             helm,
-            namespace: stack.namespace.clone(),
+            namespace: namespace.to_owned(),
         },
         context,
     })

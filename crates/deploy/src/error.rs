@@ -98,6 +98,11 @@ pub enum Error {
         /// The I/O error.
         cause: std::io::Error,
     },
+    /// `doctor` without a stack file and without a namespace.
+    #[error(
+        "no stack file and no namespace to look at: run it next to hoist.toml (or pass -f PATH), or name the namespace with --namespace NAME"
+    )]
+    NoNamespace,
     /// A chart's `helm template` output is not YAML.
     #[error("the rendered chart of service `{service}` is not YAML: {reason}")]
     Rendered {
@@ -116,7 +121,7 @@ impl Error {
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            Self::Config(_) | Self::Recipe { .. } | Self::UnknownService { .. }
+            Self::Config(_) | Self::Recipe { .. } | Self::UnknownService { .. } | Self::NoNamespace
         )
     }
 }

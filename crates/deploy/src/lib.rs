@@ -12,6 +12,8 @@
 //! | [`down()`] | releases removed in reverse dependency order; claims kept unless `volumes` |
 //! | [`rollback()`] | back to the previous (or a given) revision, with the same readiness gate and diagnosis |
 //! | [`render()`] | the config objects and each chart through `helm template`, Secrets redacted |
+//! | [`doctor()`] | the workload checks of a deployed stack: the rollout engine's findings on the pods as they are, Services without endpoints, the node, drift, a dependency down under its dependents |
+//! | [`explain`] | `doctor --explain`: the findings, redacted, to an OpenAI-compatible endpoint, the answer streamed |
 //! | [`engine`] | `up`, `status`, `logs`, `down` on a plain Docker engine (`--engine docker`): the same build, mapping and selection, images loaded into the daemon, containers gated on readiness |
 //!
 //! Choices made where the issue is silent:
@@ -58,8 +60,10 @@
 
 mod access;
 mod cluster;
+mod doctor;
 pub mod engine;
 mod error;
+pub mod explain;
 pub mod images;
 mod lifecycle;
 mod logs;
@@ -73,6 +77,7 @@ mod up;
 
 pub use access::Access;
 pub use cluster::{ClusterOptions, REGISTRY_PASSWORD_VAR, stack_registry};
+pub use doctor::{DoctorFinding, DoctorOptions, DoctorOutcome, doctor, render_doctor};
 pub use error::{Error, Result};
 pub use images::{BuildSettings, BuildSummary, DeliverSummary};
 pub use lifecycle::{DownOptions, RollbackOptions, RollbackOutcome, down, rollback};

@@ -272,8 +272,8 @@ fn usage_errors_exit_2_and_help_documents_exit_codes() {
         .output()
         .unwrap();
     let help = String::from_utf8(help.stdout).unwrap();
-    assert!(help.contains("Exit codes:\n  0  success"), "{help}");
-    assert!(help.contains("  2  usage error"), "{help}");
+    assert!(help.contains("Exit codes:\n  0    success"), "{help}");
+    assert!(help.contains("  2    usage error"), "{help}");
 }
 
 /// Against the real test cluster (opt-in: `.ci/run` exports

@@ -5,4 +5,5 @@ mod config;
 mod doctor;
 mod engine;
 mod interrupt;
+mod stack_doctor;
 mod up;

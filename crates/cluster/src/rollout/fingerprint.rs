@@ -116,6 +116,12 @@ pub(crate) struct Recorded {
     pub(crate) replicas: Replicas,
     pub(crate) config_hash: Option<String>,
     pub(crate) created: Option<k8s_openapi::jiff::Timestamp>,
+    /// `Kind/name`.
+    pub(crate) object: String,
+    /// Its pod template's images, by container (init containers too).
+    pub(crate) images: BTreeMap<String, String>,
+    /// Its status in words when not Ready, or `Failed` with the reason.
+    pub(crate) status: Status,
 }
 
 /// Every release's workloads in `namespace`: one list per workload kind.
@@ -176,11 +182,30 @@ where
         .await
         .map_err(RolloutError::kube(namespace, format!("listing {kind}s")))?;
     for o in list.items {
-        let hash = template(&o)
+        let template = template(&o);
+        let hash = template
             .and_then(|t| t.metadata.as_ref())
             .and_then(|m| m.annotations.as_ref())
             .and_then(|a| a.get(CONFIG_HASH).cloned());
-        push(out, &o, &status(&o), replicas(&o), hash);
+        let images = template
+            .and_then(|t| t.spec.as_ref())
+            .map(|s| {
+                s.init_containers
+                    .iter()
+                    .flatten()
+                    .chain(&s.containers)
+                    .map(|c| (c.name.clone(), c.image.clone().unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        push(
+            out,
+            &o,
+            status(&o),
+            replicas(&o),
+            hash,
+            (format!("{kind}/{}", o.name_any()), images),
+        );
     }
     Ok(())
 }
@@ -188,9 +213,10 @@ where
 fn push<K: ResourceExt>(
     out: &mut BTreeMap<String, Vec<Recorded>>,
     o: &K,
-    status: &Status,
+    status: Status,
     replicas: Replicas,
     config_hash: Option<String>,
+    (object, images): (String, BTreeMap<String, String>),
 ) {
     let Some(release) = o.annotations().get(RELEASE_ANNOTATION) else {
         return;
@@ -201,10 +227,13 @@ fn push<K: ResourceExt>(
         generation: o.meta().generation.unwrap_or(0),
         at_generation: labels.get(GENERATION).and_then(|g| g.parse().ok()),
         revision: labels.get(REVISION).and_then(|r| r.parse().ok()),
-        ready: *status == Status::Ready,
+        ready: status == Status::Ready,
         replicas,
         config_hash: config_hash.filter(|h| !h.is_empty()),
         created: o.meta().creation_timestamp.as_ref().map(|t| t.0),
+        object,
+        images,
+        status,
     });
 }
 
@@ -290,6 +319,13 @@ mod tests {
             replicas: Replicas::default(),
             config_hash: None,
             created: None,
+            object: "Deployment/web".into(),
+            images: BTreeMap::new(),
+            status: if ready {
+                Status::Ready
+            } else {
+                Status::InProgress("0/1 ready".into())
+            },
         }
     }
 

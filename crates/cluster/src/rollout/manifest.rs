@@ -64,6 +64,22 @@ struct Meta {
     name: Option<String>,
 }
 
+/// The documents of `manifest` with a kind and a name: kind, name, document.
+fn documents(manifest: &str) -> Result<Vec<(String, String, Doc)>, serde_yaml::Error> {
+    let mut out = Vec::new();
+    for document in serde_yaml::Deserializer::from_str(manifest) {
+        let value = serde_yaml::Value::deserialize(document)?;
+        if value.is_null() {
+            continue;
+        }
+        let mut doc: Doc = serde_yaml::from_value(value)?;
+        if let (Some(kind), Some(name)) = (doc.kind.take(), doc.metadata.name.take()) {
+            out.push((kind, name, doc));
+        }
+    }
+    Ok(out)
+}
+
 /// The objects of `manifest` that readiness depends on, in manifest order.
 /// Hooks are not in `helm get manifest`, so none is here.
 ///
@@ -72,15 +88,7 @@ struct Meta {
 /// The YAML error of a document that is not an object.
 pub(crate) fn owned(manifest: &str) -> Result<Vec<Owned>, serde_yaml::Error> {
     let mut out = Vec::new();
-    for document in serde_yaml::Deserializer::from_str(manifest) {
-        let value = serde_yaml::Value::deserialize(document)?;
-        if value.is_null() {
-            continue;
-        }
-        let doc: Doc = serde_yaml::from_value(value)?;
-        let (Some(kind), Some(name)) = (doc.kind, doc.metadata.name) else {
-            continue;
-        };
+    for (kind, name, doc) in documents(manifest)? {
         let kind = match kind.as_str() {
             "Deployment" => Kind::Deployment,
             "StatefulSet" => Kind::StatefulSet,
@@ -120,6 +128,49 @@ fn labels(map: &serde_yaml::Value) -> Option<String> {
             .collect::<Vec<_>>()
             .join(",")
     })
+}
+
+/// A workload's pod template as helm rendered it: what hoist deployed.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Template {
+    /// `Kind/name`.
+    pub(crate) object: String,
+    /// Images by container (init containers too).
+    pub(crate) images: BTreeMap<String, String>,
+    /// The template's `hoist.dev/config-hash` annotation.
+    pub(crate) config_hash: Option<String>,
+}
+
+/// The pod templates of the workloads in `manifest`.
+///
+/// # Errors
+///
+/// The YAML error of a document that is not an object.
+pub(crate) fn templates(manifest: &str) -> Result<Vec<Template>, serde_yaml::Error> {
+    let mut out = Vec::new();
+    for (kind, name, doc) in documents(manifest)? {
+        if !matches!(kind.as_str(), "Deployment" | "StatefulSet" | "DaemonSet") {
+            continue;
+        }
+        let template = &doc.spec["template"];
+        let mut images = BTreeMap::new();
+        for list in ["initContainers", "containers"] {
+            for c in template["spec"][list].as_sequence().into_iter().flatten() {
+                if let (Some(n), Some(i)) = (c["name"].as_str(), c["image"].as_str()) {
+                    images.insert(n.to_owned(), i.to_owned());
+                }
+            }
+        }
+        out.push(Template {
+            object: format!("{kind}/{name}"),
+            images,
+            config_hash: template["metadata"]["annotations"]["hoist.dev/config-hash"]
+                .as_str()
+                .filter(|h| !h.is_empty())
+                .map(str::to_owned),
+        });
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -167,6 +218,13 @@ metadata:
   name: data
 ---
 ";
+        assert_eq!(
+            templates(manifest).unwrap(),
+            vec![Template {
+                object: "Deployment/web".into(),
+                ..Template::default()
+            }]
+        );
         let owned = owned(manifest).unwrap();
         assert_eq!(
             owned,

@@ -69,6 +69,26 @@
 //! follows helm (kept only with `helm.sh/resource-policy: keep`).
 //! `Options::rollback == false` leaves the failed state for debugging.
 //!
+//! # A running stack: [`inspect`]
+//!
+//! `hoist doctor` reads the namespace once (pods, claims, events,
+//! Services, Endpoints, workloads; nodes, StorageClasses and every pod of
+//! the cluster when readable) and applies the same rules as a wait, on the
+//! pods as they are now: the terminal states, then what a deadline would
+//! report (probes failing with their Unhealthy events, init containers
+//! waiting, pending claims, unschedulable pods with their requests against
+//! the nodes' allocatable), with the same log tails. Rules only a running
+//! stack needs come on top: a Service with a selector and no ready
+//! endpoint (its selector and the pods it matches), a node not Ready,
+//! cordoned or under memory/disk/PID pressure, the stack's requests
+//! against the Ready nodes' allocatable (next to what other pods request),
+//! drift (a workload's images or config hash differ from the release's
+//! manifest; the release's revision is not the one hoist recorded when it
+//! last made the service Ready; the workload's generation moved since:
+//! `kubectl edit`/`scale`/`set`), and a dependency not Ready while a
+//! service depending on it is. Drift is a [`Severity::Warning`], every
+//! other cause an error.
+//!
 //! # One run at a time
 //!
 //! A `coordination.k8s.io/v1` Lease `hoist` in the namespace, holder
@@ -121,6 +141,7 @@ mod error;
 mod events;
 mod evidence;
 mod fingerprint;
+mod inspect;
 mod kstatus;
 mod lease;
 mod manage;
@@ -134,7 +155,10 @@ mod wait;
 
 pub use error::RolloutError;
 pub use events::{Event, NoReporter, Reporter, Stage};
-pub use outcome::{Action, Cause, Finding, Outcome, Removed, ServiceOutcome, ServiceStatus};
+pub use inspect::{InspectOptions, Inspection, Subject, TierState};
+pub use outcome::{
+    Action, Cause, Finding, Outcome, Removed, ServiceOutcome, ServiceStatus, Severity,
+};
 pub use plan::{ConfigObjects, DEFAULT_DEADLINE, ImageRef, Options, Plan, ReleasePlan, Target};
 
 /// Rolls `plan` out level by level.
@@ -190,6 +214,39 @@ pub async fn remove(
     reporter: &dyn Reporter,
 ) -> Result<Removed, RolloutError> {
     manage::remove(target, plan, services, volumes, reporter).await
+}
+
+/// Looks at the running `subjects` in the target's namespace (see
+/// "A running stack" above); findings are masked with
+/// [`InspectOptions::redact`].
+///
+/// # Errors
+///
+/// API and helm errors; nothing found wrong is an [`Inspection`] without
+/// findings.
+pub async fn inspect(
+    target: &Target,
+    subjects: &[Subject],
+    options: &InspectOptions,
+) -> Result<Inspection, RolloutError> {
+    inspect::inspect(target, subjects, options).await
+}
+
+/// `text` with every non-empty value of `values` replaced by
+/// `<redacted>`, raw and JSON-escaped, as findings and reports are masked.
+#[must_use]
+pub fn mask(values: &[String], text: &str) -> String {
+    evidence::Redactor::new(values).mask(text)
+}
+
+/// The Helm releases owning workloads in the target's namespace, for
+/// looking at a namespace without its stack file.
+///
+/// # Errors
+///
+/// API errors.
+pub async fn releases(target: &Target) -> Result<Vec<String>, RolloutError> {
+    inspect::releases(target).await
 }
 
 /// Every service of the plan as the cluster has it.

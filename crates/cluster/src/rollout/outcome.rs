@@ -141,6 +141,40 @@ pub enum Cause {
     DeadlineExceeded,
     /// Anything else (helm failed, a Job failed, ...).
     Other,
+    /// A Service with a selector has no ready endpoint (`hoist doctor`).
+    NoEndpoints,
+    /// A node is not Ready, cordoned, or under memory, disk or PID pressure.
+    NodeCondition,
+    /// The stack's requests do not fit the nodes' allocatable CPU or memory.
+    Capacity,
+    /// What runs differs from what hoist last deployed (a `kubectl edit`,
+    /// `kubectl set image` or `helm upgrade` by hand, or a failed rollout
+    /// left in place).
+    Drift,
+    /// A service is not Ready while services that depend on it are.
+    DependencyNotReady,
+}
+
+/// How much a finding matters: `hoist doctor` exits 1 on any error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    /// Something does not work.
+    Error,
+    /// Works now, but is not what hoist deployed or may stop working.
+    Warning,
+}
+
+impl Cause {
+    /// Every cause is an error except [`Cause::Drift`]: the stack may well
+    /// run, just not on what hoist deployed.
+    #[must_use]
+    pub fn severity(self) -> Severity {
+        match self {
+            Self::Drift => Severity::Warning,
+            _ => Severity::Error,
+        }
+    }
 }
 
 /// The result of [`super::remove`].

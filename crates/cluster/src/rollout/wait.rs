@@ -188,41 +188,7 @@ impl Wait<'_> {
     }
 
     async fn with_logs(&self, draft: Draft) -> Finding {
-        let mut finding = draft.finding;
-        if let Some(request) = draft.logs {
-            finding.logs = self.logs(&request, request.previous).await;
-            // The instance asked for may be gone already (replaced, or the
-            // kubelet removed it): the other one is the next best evidence.
-            if finding.logs.first().is_some_and(|l| {
-                l.starts_with("(no log lines") || l.starts_with("unable to retrieve container logs")
-            }) {
-                let other = self.logs(&request, !request.previous).await;
-                if !other
-                    .first()
-                    .is_some_and(|l| l.starts_with("(no log lines"))
-                {
-                    finding.logs = other;
-                }
-            }
-        }
-        finding
-    }
-
-    /// The last 30 log lines of the request's container.
-    async fn logs(&self, request: &LogRequest, previous: bool) -> Vec<String> {
-        let params = LogParams {
-            container: Some(request.container.clone()),
-            previous,
-            tail_lines: Some(30),
-            ..LogParams::default()
-        };
-        let pods = Api::<Pod>::namespaced(self.client.clone(), self.namespace);
-        match tokio::time::timeout(Duration::from_secs(10), pods.logs(&request.pod, &params)).await
-        {
-            Ok(Ok(text)) => text.lines().map(str::to_owned).collect(),
-            Ok(Err(e)) => vec![format!("(no log lines: {e})")],
-            Err(_) => vec!["(no log lines: the API server did not answer within 10s)".to_owned()],
-        }
+        with_logs(self.client, self.namespace, draft).await
     }
 
     fn context<'v>(
@@ -356,6 +322,49 @@ impl Wait<'_> {
     }
 }
 
+/// The finding of `draft` with the log lines it asks for.
+pub(crate) async fn with_logs(client: &Client, namespace: &str, draft: Draft) -> Finding {
+    let mut finding = draft.finding;
+    if let Some(request) = draft.logs {
+        finding.logs = logs(client, namespace, &request, request.previous).await;
+        // The instance asked for may be gone already (replaced, or the
+        // kubelet removed it): the other one is the next best evidence.
+        if finding.logs.first().is_some_and(|l| {
+            l.starts_with("(no log lines") || l.starts_with("unable to retrieve container logs")
+        }) {
+            let other = logs(client, namespace, &request, !request.previous).await;
+            if !other
+                .first()
+                .is_some_and(|l| l.starts_with("(no log lines"))
+            {
+                finding.logs = other;
+            }
+        }
+    }
+    finding
+}
+
+/// The last 30 log lines of the request's container.
+async fn logs(
+    client: &Client,
+    namespace: &str,
+    request: &LogRequest,
+    previous: bool,
+) -> Vec<String> {
+    let params = LogParams {
+        container: Some(request.container.clone()),
+        previous,
+        tail_lines: Some(30),
+        ..LogParams::default()
+    };
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace);
+    match tokio::time::timeout(Duration::from_secs(10), pods.logs(&request.pod, &params)).await {
+        Ok(Ok(text)) => text.lines().map(str::to_owned).collect(),
+        Ok(Err(e)) => vec![format!("(no log lines: {e})")],
+        Err(_) => vec!["(no log lines: the API server did not answer within 10s)".to_owned()],
+    }
+}
+
 /// The status of one owned object (with its replicas, for workloads).
 fn object_status(stores: &Stores, o: &Owned, pods: &[Arc<Pod>]) -> (Status, Option<Replicas>) {
     let (status, replicas) = match o.kind {
@@ -395,7 +404,7 @@ fn object_status(stores: &Stores, o: &Owned, pods: &[Arc<Pod>]) -> (Status, Opti
     (status, replicas)
 }
 
-fn event_at(e: &Event) -> Option<Timestamp> {
+pub(crate) fn event_at(e: &Event) -> Option<Timestamp> {
     e.last_timestamp
         .as_ref()
         .map(|t| t.0)
@@ -418,7 +427,10 @@ pub(crate) fn parse_selector(s: &str) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn matches(selector: &BTreeMap<String, String>, labels: &BTreeMap<String, String>) -> bool {
+pub(crate) fn matches(
+    selector: &BTreeMap<String, String>,
+    labels: &BTreeMap<String, String>,
+) -> bool {
     !selector.is_empty() && selector.iter().all(|(k, v)| labels.get(k) == Some(v))
 }
 

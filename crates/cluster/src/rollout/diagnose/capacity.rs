@@ -10,7 +10,7 @@ use crate::rollout::outcome::Cause;
 
 /// The pod's requests: the sum over its containers, or its largest init
 /// container's where that is more (as the scheduler counts).
-fn requests(pod: &Pod) -> (u64, u64) {
+pub(super) fn requests(pod: &Pod) -> (u64, u64) {
     let Some(spec) = pod.spec.as_ref() else {
         return (0, 0);
     };

@@ -13,6 +13,7 @@ use super::plan::ImageRef;
 
 mod capacity;
 mod deadline;
+pub(crate) mod live;
 mod terminal;
 
 pub(crate) use deadline::at_deadline;
