@@ -16,7 +16,7 @@ pub(crate) struct Cli {
 }
 
 /// Options every subcommand takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct Global {
     /// The stack file; by default `hoist.toml` in this directory or the nearest parent.
     #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
@@ -65,6 +65,24 @@ pub(crate) enum Command {
     /// The image is given as files for now (`--layout`, `--archive`,
     /// `--name`); `hoist build` will hand its images over directly.
     Load(LoadArgs),
+    // hoist mcp (issue 16).
+    /// Serve hoist's status, findings, logs and rendered objects to an AI
+    /// assistant as a Model Context Protocol server on stdio; `up` and
+    /// `rollback` too with `--allow-deploy`.
+    Mcp(McpArgs),
+}
+
+// hoist mcp (issue 16).
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    /// Also offer the `up` and `rollback` tools, which change the cluster
+    /// (without it the server only reads).
+    #[arg(long)]
+    pub(crate) allow_deploy: bool,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]

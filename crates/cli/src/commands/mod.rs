@@ -9,6 +9,7 @@ mod down;
 mod engine;
 mod load;
 mod logs;
+mod mcp;
 mod render;
 mod rollback;
 mod status;
@@ -42,6 +43,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
             Command::Rollback(args) => rollback::run(&cli.global, &args).await,
             Command::Build(args) => build::run(&cli.global, &args),
             Command::Load(args) => load::run(&cli.global, &args).await,
+            Command::Mcp(args) => mcp::run(&cli.global, &args).await,
         }
     });
     match result {

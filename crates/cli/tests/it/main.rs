@@ -5,5 +5,7 @@ mod config;
 mod doctor;
 mod engine;
 mod interrupt;
+// hoist mcp (issue 16).
+mod mcp;
 mod stack_doctor;
 mod up;
