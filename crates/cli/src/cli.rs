@@ -79,8 +79,14 @@ pub(crate) struct McpArgs {
     /// (without it the server only reads).
     #[arg(long)]
     pub(crate) allow_deploy: bool,
+    /// The build cache for `up` (default `$XDG_CACHE_HOME/hoist` or `~/.cache/hoist`).
+    #[arg(long, value_name = "DIR", env = "HOIST_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) env: EnvFileArgs,
+    /// Where `up` sends the images, as for `hoist up`.
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
     #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
 }

@@ -33,9 +33,10 @@
 //!   container, as one JSON document.
 //! - The tools speak to the Kubernetes cluster; a stack on the Docker
 //!   engine (`--engine docker`) is not served here.
-//! - `up` runs with rollback on failure and without a `--registry` of its
-//!   own (the stack's registry settings apply); its progress goes nowhere:
-//!   stdout carries the protocol only.
+//! - `up` rolls a failed tier back (no `--no-rollback` here) and takes the
+//!   registry and build cache the server was started with (`hoist mcp
+//!   --allow-deploy --registry ...`, as for `hoist up`); its progress goes
+//!   nowhere: stdout carries the protocol only.
 
 #![deny(missing_docs)]
 
@@ -44,7 +45,7 @@ mod tools;
 use std::sync::Arc;
 
 use hoist_config::{EnvInputs, Stack};
-use hoist_deploy::ClusterOptions;
+use hoist_deploy::{BuildSettings, ClusterOptions};
 use rmcp::ServiceExt as _;
 
 pub use tools::{DEPLOY_REFUSED, Server};
@@ -60,8 +61,10 @@ pub struct Options {
     /// Where the stack's variables come from (`.env`, the process
     /// environment), for the Secrets and for masking.
     pub env: EnvInputs,
-    /// Which cluster.
+    /// Which cluster (and, for `up`, the registry images go through).
     pub cluster: ClusterOptions,
+    /// How `up` builds the images.
+    pub build: BuildSettings,
     /// Whether `up` and `rollback` are offered.
     pub allow_deploy: bool,
 }

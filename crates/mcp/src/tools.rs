@@ -5,8 +5,8 @@ use std::sync::Mutex;
 
 use hoist_config::Stack;
 use hoist_deploy::{
-    BuildSettings, DoctorOptions, LogLine, LogSink, LogsOptions, NoReporter, RenderOnly,
-    RenderOptions, RollbackOptions, StatusOptions, UpOptions,
+    DoctorOptions, LogLine, LogSink, LogsOptions, NoReporter, RenderOnly, RenderOptions,
+    RollbackOptions, StatusOptions, UpOptions,
 };
 use rmcp::handler::server::common::schema_for_type;
 use rmcp::model::{
@@ -214,7 +214,7 @@ impl Server {
                     only: false,
                     env: o.env.clone(),
                     cluster: o.cluster.clone(),
-                    build: BuildSettings::default(),
+                    build: o.build.clone(),
                     rollback: true,
                     interrupt: None,
                 };

@@ -19,7 +19,11 @@ pub(crate) async fn run(global: &Global, args: &McpArgs) -> anyhow::Result<ExitC
     let options = hoist_mcp::Options {
         stack: Arc::new(move || crate::stack::read(&files)),
         env: deploy::env_inputs(&args.env),
-        cluster: deploy::cluster(&args.cluster, None),
+        cluster: deploy::cluster(&args.cluster, deploy::registry(&args.registry)?),
+        build: hoist_deploy::BuildSettings {
+            cache_dir: args.cache_dir.clone(),
+            no_cache: false,
+        },
         allow_deploy: args.allow_deploy,
     };
     hoist_mcp::serve_stdio(options).await?;
