@@ -57,7 +57,7 @@ pub(crate) fn repo_root() -> PathBuf {
 pub(crate) struct App {
     /// The copy's root (`charts/`, `examples/todo-chatbot/`).
     pub(crate) root: PathBuf,
-    /// The namespace, `hoist-up-<pid>`.
+    /// The namespace, `<prefix>-<pid>`.
     pub(crate) namespace: String,
     /// The frontend's node port.
     pub(crate) node_port: u16,
@@ -71,8 +71,20 @@ pub(crate) struct App {
 }
 
 impl App {
-    /// A fresh copy at `name` under the target directory.
+    /// A fresh copy at `name` under the target directory, in `hoist-up-<pid>`.
     pub(crate) fn new(name: &str, node_port: u16, kubeconfig: Option<PathBuf>) -> Self {
+        Self::new_in(name, "hoist-up", node_port, kubeconfig)
+    }
+
+    /// A fresh copy at `name`, deploying to the namespace `<prefix>-<pid>`
+    /// (each suite its own prefix: the `up` suite deletes the `hoist-up-`
+    /// namespaces an earlier run left).
+    pub(crate) fn new_in(
+        name: &str,
+        prefix: &str,
+        node_port: u16,
+        kubeconfig: Option<PathBuf>,
+    ) -> Self {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         let repo = repo_root();
         sync(&repo.join("charts"), &root.join("charts"));
@@ -81,7 +93,7 @@ impl App {
             &root.join("examples/todo-chatbot"),
         );
         let pid = std::process::id();
-        let namespace = format!("hoist-up-{pid}");
+        let namespace = format!("{prefix}-{pid}");
         let docker_host = std::env::var("HOIST_E2E_DOCKER_HOST")
             .ok()
             .filter(|v| !v.is_empty());
@@ -104,6 +116,27 @@ impl App {
         app.write_profile();
         app.write_env(&[]);
         app
+    }
+
+    /// A copy on the real test cluster ([`App::new_in`]), after deleting the
+    /// namespaces with the same prefix that an earlier, failed run left for
+    /// inspection (they hold the suite's node port); `None`, so the test
+    /// skips, without the cluster, the bases or a way to deliver images.
+    pub(crate) fn on_cluster(name: &str, prefix: &str, node_port: u16) -> Option<Self> {
+        let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
+        hoist_testkit::service_path(hoist_testkit::BASES)?;
+        if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none() {
+            hoist_testkit::service(hoist_testkit::REGISTRY)?;
+        }
+        let app = Self::new_in(name, prefix, node_port, Some(kubeconfig));
+        let output = app.kubectl(&["get", "namespaces", "-o", "name"]);
+        for line in text(&output.stdout).lines() {
+            let ns = line.trim_start_matches("namespace/");
+            if ns.starts_with(&format!("{prefix}-")) && ns != app.namespace {
+                let _ = app.kubectl(&["delete", "namespace", ns, "--wait=true", "--timeout=120s"]);
+            }
+        }
+        Some(app)
     }
 
     pub(crate) fn dir(&self) -> PathBuf {

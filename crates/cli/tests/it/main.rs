@@ -4,4 +4,5 @@ mod app;
 mod config;
 mod doctor;
 mod engine;
+mod load;
 mod up;

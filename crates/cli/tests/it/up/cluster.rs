@@ -29,18 +29,6 @@ fn action(up: &Value, name: &str) -> String {
         .to_owned()
 }
 
-/// Deletes the namespaces an earlier, failed run left for inspection: they
-/// hold this suite's node port.
-fn delete_leftovers(app: &App) {
-    let output = app.kubectl(&["get", "namespaces", "-o", "name"]);
-    for line in text(&output.stdout).lines() {
-        let name = line.trim_start_matches("namespace/");
-        if name.starts_with("hoist-up-") && name != app.namespace {
-            let _ = app.kubectl(&["delete", "namespace", name, "--wait=true", "--timeout=120s"]);
-        }
-    }
-}
-
 /// Drives Chromium through `url`: sign up, log in, "add buy milk" in the
 /// chat; the task list it ends with.
 fn browser(app: &App, url: &str) -> Value {
@@ -72,19 +60,9 @@ fn browser(app: &App, url: &str) -> Value {
 #[test]
 #[allow(clippy::too_many_lines)] // One stack through the whole sequence, in order.
 fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command() {
-    let Some(kubeconfig) = hoist_testkit::service_path(hoist_testkit::KUBECONFIG) else {
+    let Some(mut app) = App::on_cluster("up-app", "hoist-up", NODE_PORT) else {
         return;
     };
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
-        return;
-    }
-    if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none()
-        && hoist_testkit::service(hoist_testkit::REGISTRY).is_none()
-    {
-        return;
-    }
-    let mut app = App::new("up-app", NODE_PORT, Some(kubeconfig));
-    delete_leftovers(&app);
 
     // A cluster hoist cannot load into, and no registry: both fixes named,
     // before anything is built.
