@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         format!("hoist-bench-up-{pid}"),
         format!("hoist-bench-helm-{pid}"),
     );
-    let app = copy_app(&work, &hoist_ns)?;
+    let app = copy_app(&work, &hoist_ns, HOIST_PORT)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(measure(args, &app, &hoist_ns, &helm_ns));
     for ns in [&hoist_ns, &helm_ns] {
@@ -71,7 +71,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| cmd::root().join("target"), PathBuf::from)
 }
 
@@ -80,8 +80,9 @@ fn secs(d: Duration) -> String {
 }
 
 /// Copies charts/ and examples/todo-chatbot/ under `work` (prepared outputs
-/// kept), writes a `.env` with fake secrets and the benchmark's profile.
-fn copy_app(work: &Path, namespace: &str) -> anyhow::Result<PathBuf> {
+/// kept), writes a `.env` with fake secrets and the benchmark's profile
+/// (`bench`: `namespace`, the frontend on `node_port`, small CPU requests).
+pub(crate) fn copy_app(work: &Path, namespace: &str, node_port: u16) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(work.join("examples"))?;
     let exclude = [
         "--exclude=node_modules",
@@ -124,7 +125,7 @@ namespace = "{namespace}"
 "waitForDatabase.resources.requests.cpu" = "10m"
 [profiles.bench.services.frontend.chart.set]
 "resources.requests.cpu" = "10m"
-"service.nodePort" = {HOIST_PORT}
+"service.nodePort" = {node_port}
 "#
     );
     std::fs::write(&stack, text)?;
@@ -315,7 +316,7 @@ async fn with_hoist(
     registry: RegistryTarget,
 ) -> anyhow::Result<(Duration, Vec<Duration>, Duration)> {
     // hoist: cold up (images in the registry already), no-op, .env change.
-    let options = up_options(args, registry);
+    let options = up_options(&args.kubeconfig, registry);
     let started = Instant::now();
     let cold = hoist_deploy::up(stack, &options, &NoReporter).await?;
     let cold_time = started.elapsed();
@@ -365,7 +366,7 @@ async fn with_hoist(
     Ok((cold_time, hoist_noop, change_time))
 }
 
-fn build_settings() -> BuildSettings {
+pub(crate) fn build_settings() -> BuildSettings {
     BuildSettings {
         // Its own cache: the tests' shared one is locked while they build,
         // which would time their builds, not hoist's.
@@ -374,11 +375,11 @@ fn build_settings() -> BuildSettings {
     }
 }
 
-fn up_options(args: &Args, registry: RegistryTarget) -> UpOptions {
+pub(crate) fn up_options(kubeconfig: &Path, registry: RegistryTarget) -> UpOptions {
     UpOptions {
         env: EnvInputs::default(),
         cluster: ClusterOptions {
-            env: Environment::current().with("KUBECONFIG", &args.kubeconfig.to_string_lossy()),
+            env: Environment::current().with("KUBECONFIG", &kubeconfig.to_string_lossy()),
             registry: Some(registry),
             ..ClusterOptions::default()
         },

@@ -24,7 +24,7 @@ use serde_json::{Value, json};
 /// shared 2-CPU node.
 const THINK: Duration = Duration::from_millis(100);
 /// A login (argon2, the costliest request) every this many steps.
-const LOGIN_EVERY: u64 = 25;
+const LOGIN_EVERY: u64 = 100;
 
 /// One signed-up user of the app.
 #[derive(Clone)]
