@@ -59,7 +59,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(measure(args, &app, &hoist_ns, &helm_ns));
     for ns in [&hoist_ns, &helm_ns] {
-        let _ = kubectl(args, &["delete", "namespace", ns, "--wait=false"]);
+        let _ = kubectl(
+            &args.kubeconfig,
+            &["delete", "namespace", ns, "--wait=false"],
+        );
     }
     let rows = result?;
     println!();
@@ -132,10 +135,11 @@ namespace = "{namespace}"
     Ok(dir)
 }
 
-fn kubectl(args: &Args, rest: &[&str]) -> anyhow::Result<()> {
+/// `kubectl ARGS` against the cluster at `kubeconfig`: its standard output.
+pub(crate) fn kubectl(kubeconfig: &Path, rest: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("kubectl")
         .arg("--kubeconfig")
-        .arg(&args.kubeconfig)
+        .arg(kubeconfig)
         .args(rest)
         .output()
         .context("failed to run kubectl")?;
@@ -145,7 +149,7 @@ fn kubectl(args: &Args, rest: &[&str]) -> anyhow::Result<()> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// `helm ARGS` against the cluster; its wall time.
@@ -242,7 +246,7 @@ fn with_helm(
     refs: &[String],
 ) -> anyhow::Result<(Duration, Vec<Duration>)> {
     // By hand: three tier releases, one `helm install --wait` after another.
-    kubectl(args, &["create", "namespace", helm_ns])?;
+    kubectl(&args.kubeconfig, &["create", "namespace", helm_ns])?;
     let mut by_hand = Duration::ZERO;
     for (service, reference) in ["database", "backend", "frontend"].iter().zip(refs) {
         let release = format!("todo-chatbot-{service}");
@@ -296,7 +300,7 @@ fn with_helm(
         helm_noop.push(helm(args, helm_ns, &umbrella_args("upgrade"))?);
     }
     kubectl(
-        args,
+        &args.kubeconfig,
         &[
             "delete",
             "namespace",

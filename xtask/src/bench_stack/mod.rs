@@ -32,6 +32,10 @@ use hoist_config::Stack;
 use hoist_deploy::NoReporter;
 
 use crate::bench_up::{copy_app, target_dir, up_options};
+
+fn kubectl(args: &Args, rest: &[&str]) -> anyhow::Result<String> {
+    crate::bench_up::kubectl(&args.kubeconfig, rest)
+}
 use crate::cmd;
 
 /// The request mix, one connection per user.
@@ -87,22 +91,6 @@ fn ensure_wrk() -> anyhow::Result<()> {
             .env("DEBIAN_FRONTEND", "noninteractive"),
     )
     .context("wrk is missing and could not be installed: run `apt-get install -y wrk` as root")
-}
-
-fn kubectl(args: &Args, rest: &[&str]) -> anyhow::Result<String> {
-    let output = Command::new("kubectl")
-        .arg("--kubeconfig")
-        .arg(&args.kubeconfig)
-        .args(rest)
-        .output()
-        .context("failed to run kubectl")?;
-    if !output.status.success() {
-        bail!(
-            "kubectl {rest:?} failed: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 fn measure(

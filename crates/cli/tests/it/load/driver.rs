@@ -41,7 +41,8 @@ pub(crate) struct Tally {
     pub(crate) requests: u64,
     /// Failed requests by kind (`HTTP 502 GET /api/tasks`, `connect`, ...).
     pub(crate) failures: BTreeMap<String, u64>,
-    /// When each failure happened, from the start of the run.
+    /// When each failed request was sent, from the start of the run (a
+    /// request that times out 30 s later still says when it was made).
     pub(crate) failed_at: Vec<Duration>,
     /// The tasks the app acknowledged (201), as (user index, title).
     pub(crate) created: Vec<(usize, String)>,
@@ -63,8 +64,8 @@ impl Tally {
         self.created.extend(other.created);
     }
 
-    /// From `since` (from the run's start) to the last failure: how long
-    /// the app did not serve; zero without failures.
+    /// From `since` (from the run's start) to the last failed request's
+    /// start: how long the app did not serve; zero without failures.
     pub(crate) fn outage_after(&self, since: Duration) -> Duration {
         self.failed_at
             .iter()
@@ -244,6 +245,7 @@ async fn simulate(
             _ => (Method::GET, "/api/auth/me", None, StatusCode::OK),
         };
         tally.requests += 1;
+        let sent_at = started.elapsed();
         let kind = match send(
             client,
             base,
@@ -267,7 +269,7 @@ async fn simulate(
         };
         if let Some(kind) = kind {
             *tally.failures.entry(kind).or_default() += 1;
-            tally.failed_at.push(started.elapsed());
+            tally.failed_at.push(sent_at);
         }
         tokio::time::sleep(THINK).await;
     }

@@ -191,7 +191,7 @@ fn delete_under_load(
         &format!("{service} pod deleted, {replicas} replica(s)"),
         &tally,
         &format!(
-            ", last failed request {:.1} s after the deletion",
+            ", last failed request sent {:.1} s after the deletion",
             outage.as_secs_f64()
         ),
     );
@@ -285,7 +285,7 @@ fn the_app_keeps_serving_through_updates_and_recovers_from_deleted_pods() {
         &tally,
         &format!(
             ", backend /ready failing {:.1} s after the deletion, passing again after {:.1} s, \
-             last failed request after {:.1} s",
+             last failed request sent after {:.1} s",
             not_ready_at.saturating_sub(deleted_at).as_secs_f64(),
             ready_at.saturating_sub(deleted_at).as_secs_f64(),
             tally.outage_after(deleted_at).as_secs_f64()
