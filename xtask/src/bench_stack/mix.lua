@@ -8,7 +8,7 @@
 local users = {}
 local threads = {}
 local counter = 0
-local statuses = {}
+statuses = {} -- global: done() reads each thread's copy with thread:get
 
 local function load_users(path)
   local list = {}
