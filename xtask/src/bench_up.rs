@@ -27,18 +27,25 @@ use hoist_deploy::{BuildSettings, ClusterOptions, NoReporter, UpOptions, images}
 
 use crate::cmd;
 
+/// The test cluster and the registry it pulls from: the cluster benchmarks' options.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {
+pub(crate) struct ClusterArgs {
     /// The test cluster's kubeconfig.
     #[arg(
         long,
         env = "HOIST_E2E_KUBECONFIG",
         default_value = "/var/lib/hoist-k8s/kubeconfig"
     )]
-    kubeconfig: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
     /// The plain-HTTP registry the cluster pulls from (`HOST:PORT`).
     #[arg(long, env = "HOIST_TEST_REGISTRY", default_value = "127.0.0.1:5000")]
-    registry: String,
+    pub(crate) registry: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// How many times the no-op steps run (the median is reported).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -60,7 +67,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let result = runtime.block_on(measure(args, &app, &hoist_ns, &helm_ns));
     for ns in [&hoist_ns, &helm_ns] {
         let _ = kubectl(
-            &args.kubeconfig,
+            &args.cluster.kubeconfig,
             &["delete", "namespace", ns, "--wait=false"],
         );
     }
@@ -157,7 +164,7 @@ fn helm(args: &Args, namespace: &str, rest: &[String]) -> anyhow::Result<Duratio
     let started = Instant::now();
     let output = Command::new("helm")
         .arg("--kubeconfig")
-        .arg(&args.kubeconfig)
+        .arg(&args.cluster.kubeconfig)
         .args(["--namespace", namespace])
         .args(rest)
         .output()
@@ -185,7 +192,8 @@ async fn measure(
     helm_ns: &str,
 ) -> anyhow::Result<Vec<Row>> {
     let stack = Stack::load(&app.join("hoist.toml"), Some("bench"))?;
-    let registry = RegistryTarget::parse(&format!("{}/{hoist_ns}", args.registry), true, None);
+    let registry =
+        RegistryTarget::parse(&format!("{}/{hoist_ns}", args.cluster.registry), true, None);
 
     // The images, built and pushed before anything is timed.
     let loader = deliver::open(Destination::Registry(registry.clone())).await?;
@@ -246,7 +254,7 @@ fn with_helm(
     refs: &[String],
 ) -> anyhow::Result<(Duration, Vec<Duration>)> {
     // By hand: three tier releases, one `helm install --wait` after another.
-    kubectl(&args.kubeconfig, &["create", "namespace", helm_ns])?;
+    kubectl(&args.cluster.kubeconfig, &["create", "namespace", helm_ns])?;
     let mut by_hand = Duration::ZERO;
     for (service, reference) in ["database", "backend", "frontend"].iter().zip(refs) {
         let release = format!("todo-chatbot-{service}");
@@ -300,7 +308,7 @@ fn with_helm(
         helm_noop.push(helm(args, helm_ns, &umbrella_args("upgrade"))?);
     }
     kubectl(
-        &args.kubeconfig,
+        &args.cluster.kubeconfig,
         &[
             "delete",
             "namespace",
@@ -320,7 +328,7 @@ async fn with_hoist(
     registry: RegistryTarget,
 ) -> anyhow::Result<(Duration, Vec<Duration>, Duration)> {
     // hoist: cold up (images in the registry already), no-op, .env change.
-    let options = up_options(&args.kubeconfig, registry);
+    let options = up_options(&args.cluster.kubeconfig, registry);
     let started = Instant::now();
     let cold = hoist_deploy::up(stack, &options, &NoReporter).await?;
     let cold_time = started.elapsed();

@@ -31,10 +31,10 @@ use hoist_cluster::deliver::RegistryTarget;
 use hoist_config::Stack;
 use hoist_deploy::NoReporter;
 
-use crate::bench_up::{copy_app, target_dir, up_options};
+use crate::bench_up::{ClusterArgs, copy_app, target_dir, up_options};
 
 fn kubectl(args: &Args, rest: &[&str]) -> anyhow::Result<String> {
-    crate::bench_up::kubectl(&args.kubeconfig, rest)
+    crate::bench_up::kubectl(&args.cluster.kubeconfig, rest)
 }
 use crate::cmd;
 
@@ -45,16 +45,8 @@ const NODE_PORT: u16 = 30111;
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The test cluster's kubeconfig.
-    #[arg(
-        long,
-        env = "HOIST_E2E_KUBECONFIG",
-        default_value = "/var/lib/hoist-k8s/kubeconfig"
-    )]
-    kubeconfig: std::path::PathBuf,
-    /// The plain-HTTP registry the cluster pulls from (`HOST:PORT`).
-    #[arg(long, env = "HOIST_TEST_REGISTRY", default_value = "127.0.0.1:5000")]
-    registry: String,
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// Concurrent simulated users (wrk connections).
     #[arg(long, default_value_t = 100)]
     users: usize,
@@ -101,8 +93,12 @@ fn measure(
     namespace: &str,
 ) -> anyhow::Result<String> {
     let stack = Stack::load(&app.join("hoist.toml"), Some("bench"))?;
-    let registry = RegistryTarget::parse(&format!("{}/{namespace}", args.registry), true, None);
-    let options = up_options(&args.kubeconfig, registry);
+    let registry = RegistryTarget::parse(
+        &format!("{}/{namespace}", args.cluster.registry),
+        true,
+        None,
+    );
+    let options = up_options(&args.cluster.kubeconfig, registry);
     println!("bench-stack: hoist up into {namespace}");
     let up = runtime.block_on(hoist_deploy::up(&stack, &options, &NoReporter))?;
     if !up.succeeded {
