@@ -5,6 +5,7 @@ mod bases;
 mod bench_build;
 mod bench_engine;
 mod bench_load;
+mod bench_stack;
 mod bench_up;
 mod cmd;
 mod demo;
@@ -38,6 +39,8 @@ enum Command {
     BenchEngine(bench_engine::Args),
     /// Benchmark `hoist up` against the manual Helm procedure on the test cluster.
     BenchUp(bench_up::Args),
+    /// The reference app under 100 concurrent users on the test cluster (wrk).
+    BenchStack(bench_stack::Args),
     /// The single-node test cluster (Kubernetes 1.20 from Debian's source package).
     K8s(k8s::Args),
 }
@@ -51,6 +54,7 @@ fn main() -> anyhow::Result<()> {
         Command::BenchLoad(args) => bench_load::run(&args),
         Command::BenchEngine(args) => bench_engine::run(&args),
         Command::BenchUp(args) => bench_up::run(&args),
+        Command::BenchStack(args) => bench_stack::run(&args),
         Command::K8s(args) => k8s::run(&args),
     }
 }

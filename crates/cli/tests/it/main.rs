@@ -5,5 +5,6 @@ mod config;
 mod doctor;
 mod engine;
 mod interrupt;
+mod load;
 mod stack_doctor;
 mod up;
