@@ -12,6 +12,7 @@
 //! | [`down()`] | releases removed in reverse dependency order; claims kept unless `volumes` |
 //! | [`rollback()`] | back to the previous (or a given) revision, with the same readiness gate and diagnosis |
 //! | [`render()`] | the config objects and each chart through `helm template`, Secrets redacted |
+//! | [`dev()`] | an `up`, then a watch of what feeds each image, `.env` and hoist.toml: each change rebuilds and rolls only what it affects; logs of every pod, port forwards that follow new pods |
 //! | [`engine`] | `up`, `status`, `logs`, `down` on a plain Docker engine (`--engine docker`): the same build, mapping and selection, images loaded into the daemon, containers gated on readiness |
 //!
 //! Choices made where the issue is silent:
@@ -58,6 +59,7 @@
 
 mod access;
 mod cluster;
+pub mod dev;
 pub mod engine;
 mod error;
 pub mod images;
@@ -73,6 +75,7 @@ mod up;
 
 pub use access::Access;
 pub use cluster::{ClusterOptions, REGISTRY_PASSWORD_VAR, stack_registry};
+pub use dev::dev;
 pub use error::{Error, Result};
 pub use images::{BuildSettings, BuildSummary, DeliverSummary};
 pub use lifecycle::{DownOptions, RollbackOptions, RollbackOutcome, down, rollback};

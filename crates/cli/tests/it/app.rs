@@ -57,7 +57,7 @@ pub(crate) fn repo_root() -> PathBuf {
 pub(crate) struct App {
     /// The copy's root (`charts/`, `examples/todo-chatbot/`).
     pub(crate) root: PathBuf,
-    /// The namespace, `hoist-up-<pid>`.
+    /// The namespace, `hoist-up-<pid>` (or another prefix's).
     pub(crate) namespace: String,
     /// The frontend's node port.
     pub(crate) node_port: u16,
@@ -73,6 +73,16 @@ pub(crate) struct App {
 impl App {
     /// A fresh copy at `name` under the target directory.
     pub(crate) fn new(name: &str, node_port: u16, kubeconfig: Option<PathBuf>) -> Self {
+        Self::in_namespace(name, "hoist-up", node_port, kubeconfig)
+    }
+
+    /// The same, in namespace `<prefix>-<pid>`.
+    pub(crate) fn in_namespace(
+        name: &str,
+        prefix: &str,
+        node_port: u16,
+        kubeconfig: Option<PathBuf>,
+    ) -> Self {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         let repo = repo_root();
         sync(&repo.join("charts"), &root.join("charts"));
@@ -81,7 +91,7 @@ impl App {
             &root.join("examples/todo-chatbot"),
         );
         let pid = std::process::id();
-        let namespace = format!("hoist-up-{pid}");
+        let namespace = format!("{prefix}-{pid}");
         let docker_host = std::env::var("HOIST_E2E_DOCKER_HOST")
             .ok()
             .filter(|v| !v.is_empty());
@@ -214,7 +224,7 @@ namespace = "{ns}"
         if let Some(docker) = &self.docker_host {
             command.env("DOCKER_HOST", docker);
         }
-        if args.first() == Some(&"up")
+        if matches!(args.first(), Some(&"up" | &"dev"))
             && let Some(registry) = &self.registry
         {
             command.args(["--registry", registry, "--insecure-registry"]);
@@ -390,4 +400,26 @@ pub(crate) fn eventually<T>(
         assert!(Instant::now() < deadline, "{what}: not within {within:?}");
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// A port nothing listens on right now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test cluster's kubeconfig when the real-cluster tests can run here:
+/// the cluster, the offline bases, and a way to get images to the kubelet.
+pub(crate) fn e2e_kubeconfig() -> Option<PathBuf> {
+    let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
+    hoist_testkit::service_path(hoist_testkit::BASES)?;
+    if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none()
+        && hoist_testkit::service(hoist_testkit::REGISTRY).is_none()
+    {
+        return None;
+    }
+    Some(kubeconfig)
 }

@@ -72,17 +72,9 @@ fn browser(app: &App, url: &str) -> Value {
 #[test]
 #[allow(clippy::too_many_lines)] // One stack through the whole sequence, in order.
 fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command() {
-    let Some(kubeconfig) = hoist_testkit::service_path(hoist_testkit::KUBECONFIG) else {
+    let Some(kubeconfig) = crate::app::e2e_kubeconfig() else {
         return;
     };
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
-        return;
-    }
-    if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none()
-        && hoist_testkit::service(hoist_testkit::REGISTRY).is_none()
-    {
-        return;
-    }
     let mut app = App::new("up-app", NODE_PORT, Some(kubeconfig));
     delete_leftovers(&app);
 
