@@ -55,7 +55,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         format!("hoist-bench-up-{pid}"),
         format!("hoist-bench-helm-{pid}"),
     );
-    let app = copy_app(&work, &hoist_ns)?;
+    let app = copy_app(&work, &hoist_ns, HOIST_PORT)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(measure(args, &app, &hoist_ns, &helm_ns));
     for ns in [&hoist_ns, &helm_ns] {
@@ -71,7 +71,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| cmd::root().join("target"), PathBuf::from)
 }
 
@@ -80,8 +80,9 @@ fn secs(d: Duration) -> String {
 }
 
 /// Copies charts/ and examples/todo-chatbot/ under `work` (prepared outputs
-/// kept), writes a `.env` with fake secrets and the benchmark's profile.
-fn copy_app(work: &Path, namespace: &str) -> anyhow::Result<PathBuf> {
+/// kept), writes a `.env` with fake secrets and the benchmark's profile
+/// (`bench`: `namespace`, small CPU requests, the frontend on `node_port`).
+pub(crate) fn copy_app(work: &Path, namespace: &str, node_port: u16) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(work.join("examples"))?;
     let exclude = [
         "--exclude=node_modules",
@@ -124,7 +125,7 @@ namespace = "{namespace}"
 "waitForDatabase.resources.requests.cpu" = "10m"
 [profiles.bench.services.frontend.chart.set]
 "resources.requests.cpu" = "10m"
-"service.nodePort" = {HOIST_PORT}
+"service.nodePort" = {node_port}
 "#
     );
     std::fs::write(&stack, text)?;
