@@ -36,6 +36,13 @@ pub(crate) struct Args {
     /// How many edits are measured (the median is reported).
     #[arg(long, default_value_t = 5)]
     edits: usize,
+    /// Where the app is copied (default `target/tmp/bench-dev`); an
+    /// existing copy's prepared outputs (wheels, `node_modules`, `.next`) are kept.
+    #[arg(long, value_name = "DIR")]
+    work: Option<PathBuf>,
+    /// The build cache (default `target/tmp/bench-dev-cache`).
+    #[arg(long, value_name = "DIR")]
+    cache: Option<PathBuf>,
 }
 
 /// The frontend's node port (from `hoist dev`'s 30105-30109).
@@ -51,7 +58,15 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let hoist = target_dir().join("release/hoist");
     let pid = std::process::id();
     let namespace = format!("hoist-bench-dev-{pid}");
-    let app = copy_app(&target_dir().join("tmp/bench-dev"), &namespace, NODE_PORT)?;
+    let work = args
+        .work
+        .clone()
+        .unwrap_or_else(|| target_dir().join("tmp/bench-dev"));
+    let cache = args
+        .cache
+        .clone()
+        .unwrap_or_else(|| target_dir().join("tmp/bench-dev-cache"));
+    let app = copy_app(&work, &namespace, NODE_PORT)?;
     let source = app.join("backend/todo_api/app.py");
     let original = std::fs::read_to_string(&source)?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")?
@@ -60,7 +75,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let mut child = Command::new(&hoist)
         .current_dir(&app)
         .env("KUBECONFIG", &args.kubeconfig)
-        .env("HOIST_CACHE_DIR", target_dir().join("tmp/bench-dev-cache"))
+        .env("HOIST_CACHE_DIR", &cache)
         .args(["--profile", "bench", "dev", "--events", "json", "--no-logs"])
         .args(["--registry", &format!("{}/{namespace}", args.registry)])
         .arg("--insecure-registry")
