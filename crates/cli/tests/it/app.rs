@@ -125,12 +125,7 @@ impl App {
     /// inspection (they hold the suite's node port); `None`, so the test
     /// skips, without the cluster, the bases or a way to deliver images.
     pub(crate) fn on_cluster(name: &str, prefix: &str, node_port: u16) -> Option<Self> {
-        let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
-        hoist_testkit::service_path(hoist_testkit::BASES)?;
-        if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none() {
-            hoist_testkit::service(hoist_testkit::REGISTRY)?;
-        }
-        let app = Self::new_in(name, prefix, node_port, Some(kubeconfig));
+        let app = Self::new_in(name, prefix, node_port, Some(e2e_kubeconfig()?));
         let output = app.kubectl(&["get", "namespaces", "-o", "name"]);
         for line in text(&output.stdout).lines() {
             let ns = line.trim_start_matches("namespace/");
@@ -249,7 +244,7 @@ namespace = "{ns}"
         if let Some(docker) = &self.docker_host {
             command.env("DOCKER_HOST", docker);
         }
-        if args.first() == Some(&"up")
+        if matches!(args.first(), Some(&"up" | &"dev"))
             && let Some(registry) = &self.registry
         {
             command.args(["--registry", registry, "--insecure-registry"]);
@@ -425,4 +420,26 @@ pub(crate) fn eventually<T>(
         assert!(Instant::now() < deadline, "{what}: not within {within:?}");
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// A port nothing listens on right now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test cluster's kubeconfig when the real-cluster tests can run here:
+/// the cluster, the offline bases, and a way to get images to the kubelet.
+pub(crate) fn e2e_kubeconfig() -> Option<PathBuf> {
+    let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
+    hoist_testkit::service_path(hoist_testkit::BASES)?;
+    if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none()
+        && hoist_testkit::service(hoist_testkit::REGISTRY).is_none()
+    {
+        return None;
+    }
+    Some(kubeconfig)
 }

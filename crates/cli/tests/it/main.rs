@@ -2,6 +2,7 @@
 
 mod app;
 mod config;
+mod dev;
 mod doctor;
 mod engine;
 mod interrupt;
