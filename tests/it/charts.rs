@@ -10,6 +10,7 @@ mod helm;
 mod package;
 mod policy;
 mod probes;
+mod rollout;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -339,6 +340,30 @@ fn config_maps_hold_nothing_that_looks_secret() {
 #[test]
 fn selectors_services_ingress_hpa_and_pdb_reach_their_pods() {
     check_stack("wiring", |r| r.services.len(), 4, policy::wiring_violations);
+}
+
+#[test]
+fn deployments_roll_and_drain_without_dropping_requests() {
+    check_stack("rollout", |r| r.deployments.len(), 2, rollout::violations);
+    // The check bites: no drain, a short grace period, two pods unbudgeted.
+    let Some(tools) = Tools::find() else { return };
+    let yaml = tools.render(
+        RELEASE,
+        "todo-backend",
+        None,
+        &[
+            "--set",
+            "drain.seconds=0,terminationGracePeriodSeconds=5,replicaCount=2,podDisruptionBudget.enabled=false",
+        ],
+    );
+    assert_eq!(
+        rollout::violations(&Rendered::parse(&yaml)),
+        [
+            "Deployment/todo-todo-backend: no preStop drain through the image's runtime: None",
+            "Deployment/todo-todo-backend: terminationGracePeriodSeconds under 30",
+            "Deployment/todo-todo-backend: 2 replicas and 0 PodDisruptionBudgets (expected 1)",
+        ]
+    );
 }
 
 #[test]

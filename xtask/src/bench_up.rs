@@ -27,18 +27,25 @@ use hoist_deploy::{BuildSettings, ClusterOptions, NoReporter, UpOptions, images}
 
 use crate::cmd;
 
+/// The test cluster and the registry it pulls from: the cluster benchmarks' options.
 #[derive(Debug, clap::Args)]
-pub(crate) struct Args {
+pub(crate) struct ClusterArgs {
     /// The test cluster's kubeconfig.
     #[arg(
         long,
         env = "HOIST_E2E_KUBECONFIG",
         default_value = "/var/lib/hoist-k8s/kubeconfig"
     )]
-    kubeconfig: PathBuf,
+    pub(crate) kubeconfig: PathBuf,
     /// The plain-HTTP registry the cluster pulls from (`HOST:PORT`).
     #[arg(long, env = "HOIST_TEST_REGISTRY", default_value = "127.0.0.1:5000")]
-    registry: String,
+    pub(crate) registry: String,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    #[command(flatten)]
+    cluster: ClusterArgs,
     /// How many times the no-op steps run (the median is reported).
     #[arg(long, default_value_t = 3)]
     repeat: usize,
@@ -55,11 +62,14 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         format!("hoist-bench-up-{pid}"),
         format!("hoist-bench-helm-{pid}"),
     );
-    let app = copy_app(&work, &hoist_ns)?;
+    let app = copy_app(&work, &hoist_ns, HOIST_PORT)?;
     let runtime = tokio::runtime::Runtime::new()?;
     let result = runtime.block_on(measure(args, &app, &hoist_ns, &helm_ns));
     for ns in [&hoist_ns, &helm_ns] {
-        let _ = kubectl(args, &["delete", "namespace", ns, "--wait=false"]);
+        let _ = kubectl(
+            &args.cluster.kubeconfig,
+            &["delete", "namespace", ns, "--wait=false"],
+        );
     }
     let rows = result?;
     println!();
@@ -71,7 +81,7 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn target_dir() -> PathBuf {
+pub(crate) fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| cmd::root().join("target"), PathBuf::from)
 }
 
@@ -80,8 +90,9 @@ fn secs(d: Duration) -> String {
 }
 
 /// Copies charts/ and examples/todo-chatbot/ under `work` (prepared outputs
-/// kept), writes a `.env` with fake secrets and the benchmark's profile.
-fn copy_app(work: &Path, namespace: &str) -> anyhow::Result<PathBuf> {
+/// kept), writes a `.env` with fake secrets and the benchmark's profile
+/// (`bench`: `namespace`, the frontend on `node_port`, small CPU requests).
+pub(crate) fn copy_app(work: &Path, namespace: &str, node_port: u16) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(work.join("examples"))?;
     let exclude = [
         "--exclude=node_modules",
@@ -124,17 +135,18 @@ namespace = "{namespace}"
 "waitForDatabase.resources.requests.cpu" = "10m"
 [profiles.bench.services.frontend.chart.set]
 "resources.requests.cpu" = "10m"
-"service.nodePort" = {HOIST_PORT}
+"service.nodePort" = {node_port}
 "#
     );
     std::fs::write(&stack, text)?;
     Ok(dir)
 }
 
-fn kubectl(args: &Args, rest: &[&str]) -> anyhow::Result<()> {
+/// `kubectl ARGS` against the cluster at `kubeconfig`: its standard output.
+pub(crate) fn kubectl(kubeconfig: &Path, rest: &[&str]) -> anyhow::Result<String> {
     let output = Command::new("kubectl")
         .arg("--kubeconfig")
-        .arg(&args.kubeconfig)
+        .arg(kubeconfig)
         .args(rest)
         .output()
         .context("failed to run kubectl")?;
@@ -144,7 +156,7 @@ fn kubectl(args: &Args, rest: &[&str]) -> anyhow::Result<()> {
             String::from_utf8_lossy(&output.stderr)
         );
     }
-    Ok(())
+    Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
 /// `helm ARGS` against the cluster; its wall time.
@@ -152,7 +164,7 @@ fn helm(args: &Args, namespace: &str, rest: &[String]) -> anyhow::Result<Duratio
     let started = Instant::now();
     let output = Command::new("helm")
         .arg("--kubeconfig")
-        .arg(&args.kubeconfig)
+        .arg(&args.cluster.kubeconfig)
         .args(["--namespace", namespace])
         .args(rest)
         .output()
@@ -180,7 +192,8 @@ async fn measure(
     helm_ns: &str,
 ) -> anyhow::Result<Vec<Row>> {
     let stack = Stack::load(&app.join("hoist.toml"), Some("bench"))?;
-    let registry = RegistryTarget::parse(&format!("{}/{hoist_ns}", args.registry), true, None);
+    let registry =
+        RegistryTarget::parse(&format!("{}/{hoist_ns}", args.cluster.registry), true, None);
 
     // The images, built and pushed before anything is timed.
     let loader = deliver::open(Destination::Registry(registry.clone())).await?;
@@ -241,7 +254,7 @@ fn with_helm(
     refs: &[String],
 ) -> anyhow::Result<(Duration, Vec<Duration>)> {
     // By hand: three tier releases, one `helm install --wait` after another.
-    kubectl(args, &["create", "namespace", helm_ns])?;
+    kubectl(&args.cluster.kubeconfig, &["create", "namespace", helm_ns])?;
     let mut by_hand = Duration::ZERO;
     for (service, reference) in ["database", "backend", "frontend"].iter().zip(refs) {
         let release = format!("todo-chatbot-{service}");
@@ -295,7 +308,7 @@ fn with_helm(
         helm_noop.push(helm(args, helm_ns, &umbrella_args("upgrade"))?);
     }
     kubectl(
-        args,
+        &args.cluster.kubeconfig,
         &[
             "delete",
             "namespace",
@@ -315,7 +328,7 @@ async fn with_hoist(
     registry: RegistryTarget,
 ) -> anyhow::Result<(Duration, Vec<Duration>, Duration)> {
     // hoist: cold up (images in the registry already), no-op, .env change.
-    let options = up_options(args, registry);
+    let options = up_options(&args.cluster.kubeconfig, registry);
     let started = Instant::now();
     let cold = hoist_deploy::up(stack, &options, &NoReporter).await?;
     let cold_time = started.elapsed();
@@ -365,7 +378,7 @@ async fn with_hoist(
     Ok((cold_time, hoist_noop, change_time))
 }
 
-fn build_settings() -> BuildSettings {
+pub(crate) fn build_settings() -> BuildSettings {
     BuildSettings {
         // Its own cache: the tests' shared one is locked while they build,
         // which would time their builds, not hoist's.
@@ -374,11 +387,11 @@ fn build_settings() -> BuildSettings {
     }
 }
 
-fn up_options(args: &Args, registry: RegistryTarget) -> UpOptions {
+pub(crate) fn up_options(kubeconfig: &Path, registry: RegistryTarget) -> UpOptions {
     UpOptions {
         env: EnvInputs::default(),
         cluster: ClusterOptions {
-            env: Environment::current().with("KUBECONFIG", &args.kubeconfig.to_string_lossy()),
+            env: Environment::current().with("KUBECONFIG", &kubeconfig.to_string_lossy()),
             registry: Some(registry),
             ..ClusterOptions::default()
         },

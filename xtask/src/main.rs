@@ -3,8 +3,10 @@
 
 mod bases;
 mod bench_build;
+mod bench_dev;
 mod bench_engine;
 mod bench_load;
+mod bench_stack;
 mod bench_up;
 mod cmd;
 mod demo;
@@ -38,6 +40,10 @@ enum Command {
     BenchEngine(bench_engine::Args),
     /// Benchmark `hoist up` against the manual Helm procedure on the test cluster.
     BenchUp(bench_up::Args),
+    /// The reference app under 100 concurrent users on the test cluster (wrk).
+    BenchStack(bench_stack::Args),
+    /// Benchmark `hoist dev`: a saved backend file to the forwarded URL serving it.
+    BenchDev(bench_dev::Args),
     /// The single-node test cluster (Kubernetes 1.20 from Debian's source package).
     K8s(k8s::Args),
 }
@@ -51,6 +57,8 @@ fn main() -> anyhow::Result<()> {
         Command::BenchLoad(args) => bench_load::run(&args),
         Command::BenchEngine(args) => bench_engine::run(&args),
         Command::BenchUp(args) => bench_up::run(&args),
+        Command::BenchStack(args) => bench_stack::run(&args),
+        Command::BenchDev(args) => bench_dev::run(&args),
         Command::K8s(args) => k8s::run(&args),
     }
 }

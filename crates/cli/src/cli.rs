@@ -65,6 +65,11 @@ pub(crate) enum Command {
     /// The image is given as files for now (`--layout`, `--archive`,
     /// `--name`); `hoist build` will hand its images over directly.
     Load(LoadArgs),
+    /// The inner loop: an `up`, then on every saved file rebuild and roll
+    /// only the services it affects, with every service's logs and port
+    /// forwards to 127.0.0.1 (the frontend by default). Ctrl-C leaves the
+    /// deployment running unless `--cleanup`.
+    Dev(DevArgs),
     // hoist mcp (issue 16).
     /// Serve hoist's status, findings, logs and rendered objects to an AI
     /// assistant as a Model Context Protocol server on stdio; `up` and
@@ -371,6 +376,69 @@ pub(crate) struct LoadArgs {
     /// The registry user; the password is read from `HOIST_REGISTRY_PASSWORD`.
     #[arg(long, value_name = "USER", env = "HOIST_REGISTRY_USER")]
     pub(crate) registry_user: Option<String>,
+}
+
+// `hoist dev` (issue 17).
+
+/// How `hoist dev` prints what happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum DevEvents {
+    /// Lines for people; logs prefixed by service, coloured on a terminal.
+    Human,
+    /// One JSON object per line on stdout: the loop's events (`event`),
+    /// each step (`"event": "step"`) and each log line (`"event": "log"`).
+    Json,
+}
+
+#[derive(Debug, Args)]
+#[allow(clippy::struct_excessive_bools)] // Independent command-line flags.
+pub(crate) struct DevArgs {
+    /// The services to deploy and watch, with what they depend on (default: every service).
+    #[arg(value_name = "SERVICE")]
+    pub(crate) services: Vec<String>,
+    /// Deploy and watch exactly the named services, not what they depend on.
+    #[arg(long, requires = "services")]
+    pub(crate) only: bool,
+    /// Forward SERVICE's first port to 127.0.0.1:PORT (repeatable); adds to
+    /// or moves the forwards hoist.toml asks for (`forward`, else `publish`).
+    #[arg(long = "port", value_name = "SERVICE=PORT", value_parser = parse_forward)]
+    pub(crate) ports: Vec<(String, u16)>,
+    /// On Ctrl-C, remove the deployment as `hoist down` does (volumes kept).
+    #[arg(long)]
+    pub(crate) cleanup: bool,
+    /// How to print what happens.
+    #[arg(long, value_enum, value_name = "FORMAT", default_value = "human")]
+    pub(crate) events: DevEvents,
+    /// Do not stream the services' logs.
+    #[arg(long)]
+    pub(crate) no_logs: bool,
+    /// Keep a failed rollout as it is, for debugging, instead of rolling it back.
+    #[arg(long)]
+    pub(crate) no_rollback: bool,
+    /// Pack every layer and run every prepare step again on the first cycle.
+    #[arg(long)]
+    pub(crate) no_cache: bool,
+    /// The build cache (default `$XDG_CACHE_HOME/hoist` or `~/.cache/hoist`).
+    #[arg(long, value_name = "DIR", env = "HOIST_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
+}
+
+fn parse_forward(text: &str) -> Result<(String, u16), String> {
+    let (service, port) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not SERVICE=PORT, e.g. frontend=3000"))?;
+    let port = port
+        .parse::<u16>()
+        .ok()
+        .filter(|p| *p > 0)
+        .ok_or_else(|| format!("`{port}` is not a port; use a number from 1 to 65535"))?;
+    Ok((service.to_owned(), port))
 }
 
 #[cfg(test)]

@@ -36,6 +36,18 @@ impl Steps {
         }
     }
 
+    /// One stderr line per service and stage, never bars: for `hoist dev`,
+    /// whose log lines would tear bars apart.
+    pub(crate) fn plain() -> Self {
+        Self {
+            bars: Bars::new(false),
+            lines: true,
+            terminal: false,
+            pods: Mutex::new(HashMap::new()),
+            services: Mutex::new(HashMap::new()),
+        }
+    }
+
     /// Leaves each service's line on its last stage, before the result is printed.
     pub(crate) fn finish(&self) {
         let services = self

@@ -169,9 +169,10 @@ pub fn load(env: &Environment) -> Result<LoadedKubeconfig, KubeError> {
     Ok(LoadedKubeconfig { paths, config })
 }
 
-/// An error and its sources on one line: kube-rs puts the parser's position
-/// in the source, not in the top-level message.
-fn error_chain(error: &dyn std::error::Error) -> String {
+/// An error and its sources on one line, each source's text once: kube-rs
+/// puts the parser's position in the source, not in the top-level message.
+#[must_use]
+pub fn error_chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(cause) = source {

@@ -26,6 +26,11 @@
 //! volumes = { data = "/var/lib/app" }  # Docker volume <project>-<service>-data, kept by `down`
 //! replicas = 1                    # containers <project>-<service>-1..n
 //!
+//! # `hoist dev` only: forward the first port to 127.0.0.1:3000 (`true`: its
+//! # own number; `false`: not forwarded). Without any `forward` in the stack,
+//! # `hoist dev` forwards the services that `publish`.
+//! forward = 3000
+//!
 //! [services.backend.image]        # owned by hoist-imager; kept as written
 //!
 //! [services.backend.env]

@@ -103,6 +103,36 @@ pub enum Error {
         "no stack file and no namespace to look at: run it next to hoist.toml (or pass -f PATH), or name the namespace with --namespace NAME"
     )]
     NoNamespace,
+    /// `dev`: a forwarded port cannot be listened on.
+    #[error(
+        "cannot listen on 127.0.0.1:{port} to forward service `{service}`: {cause}; stop what uses the port or pick another with --port {service}=PORT (or `forward = PORT` under [services.{service}])"
+    )]
+    Forward {
+        /// The service.
+        service: String,
+        /// The local port.
+        port: u16,
+        /// The I/O error.
+        cause: std::io::Error,
+    },
+    /// `dev`: a service to forward declares no port.
+    #[error(
+        "service `{service}` is to be forwarded but declares no `ports` in {}; add `ports = [PORT]` (the port its pods listen on) to [services.{service}]", file.display()
+    )]
+    NoForwardPort {
+        /// The service.
+        service: String,
+        /// The stack file.
+        file: PathBuf,
+    },
+    /// `dev`: a path cannot be watched.
+    #[error("cannot watch {} for changes: {cause}", path.display())]
+    Watch {
+        /// The path.
+        path: PathBuf,
+        /// Why.
+        cause: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// A chart's `helm template` output is not YAML.
     #[error("the rendered chart of service `{service}` is not YAML: {reason}")]
     Rendered {
@@ -121,7 +151,11 @@ impl Error {
     pub fn is_input(&self) -> bool {
         matches!(
             self,
-            Self::Config(_) | Self::Recipe { .. } | Self::UnknownService { .. } | Self::NoNamespace
+            Self::Config(_)
+                | Self::Recipe { .. }
+                | Self::UnknownService { .. }
+                | Self::NoNamespace
+                | Self::NoForwardPort { .. }
         )
     }
 }

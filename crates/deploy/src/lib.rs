@@ -14,6 +14,7 @@
 //! | [`render()`] | the config objects and each chart through `helm template`, Secrets redacted |
 //! | [`doctor()`] | the workload checks of a deployed stack: the rollout engine's findings on the pods as they are, Services without endpoints, the node, drift, a dependency down under its dependents |
 //! | [`explain`] | `doctor --explain`: the findings, redacted, to an OpenAI-compatible endpoint, the answer streamed |
+//! | [`dev()`] | an `up`, then a watch of what feeds each image, `.env` and hoist.toml: each change rebuilds and rolls only what it affects; logs of every pod, port forwards that follow new pods |
 //! | [`engine`] | `up`, `status`, `logs`, `down` on a plain Docker engine (`--engine docker`): the same build, mapping and selection, images loaded into the daemon, containers gated on readiness |
 //!
 //! Choices made where the issue is silent:
@@ -60,6 +61,7 @@
 
 mod access;
 mod cluster;
+pub mod dev;
 mod doctor;
 pub mod engine;
 mod error;
@@ -77,6 +79,7 @@ mod up;
 
 pub use access::Access;
 pub use cluster::{ClusterOptions, REGISTRY_PASSWORD_VAR, stack_registry};
+pub use dev::dev;
 pub use doctor::{DoctorFinding, DoctorOptions, DoctorOutcome, doctor, render_doctor};
 pub use error::{Error, Result};
 pub use images::{BuildSettings, BuildSummary, DeliverSummary};

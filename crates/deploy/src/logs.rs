@@ -67,9 +67,7 @@ pub struct LogsOutcome {
 pub async fn logs(stack: &Stack, options: &LogsOptions, sink: &dyn LogSink) -> Result<LogsOutcome> {
     let names: Vec<String> = options.service.iter().cloned().collect();
     let services = select::ordered(stack, &names, true)?;
-    let masks = hoist_config::resolve(stack, &options.env)
-        .map(|m| plan::secret_values(&m))
-        .unwrap_or_default();
+    let masks = masks(stack, &options.env);
     let cluster = cluster::connect(stack, &options.cluster).await?;
     let pods = Api::<Pod>::namespaced(cluster.target.client.clone(), &stack.namespace);
     let mut streams = Vec::new();
@@ -103,11 +101,7 @@ pub async fn logs(stack: &Stack, options: &LogsOptions, sink: &dyn LogSink) -> R
         tail_lines: options.tail,
         ..LogParams::default()
     };
-    let mask = |line: String| {
-        masks.iter().fold(line, |line, secret| {
-            line.replace(secret, hoist_config::REDACTED)
-        })
-    };
+    let mask = |line: String| mask(&masks, line);
     let failed = |pod: &str, container: &str, cause| Error::Kube {
         action: format!("reading the log of container {container} in pod {pod}"),
         namespace: stack.namespace.clone(),
@@ -164,4 +158,19 @@ pub async fn logs(stack: &Stack, options: &LogsOptions, sink: &dyn LogSink) -> R
         }
     }
     Ok(outcome)
+}
+
+/// The stack's secret values, to mask in log lines (none when its `.env`
+/// cannot be read).
+pub(crate) fn masks(stack: &Stack, env: &EnvInputs) -> Vec<String> {
+    hoist_config::resolve(stack, env)
+        .map(|m| plan::secret_values(&m))
+        .unwrap_or_default()
+}
+
+/// `line` with every value of `masks` replaced by the redaction mark.
+pub(crate) fn mask(masks: &[String], line: String) -> String {
+    masks.iter().fold(line, |line, secret| {
+        line.replace(secret, hoist_config::REDACTED)
+    })
 }

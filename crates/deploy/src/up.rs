@@ -2,6 +2,7 @@
 //! ordered rollout, doing only what changed, and saying per service what
 //! was skipped and why.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use hoist_cluster::deliver;
@@ -107,64 +108,116 @@ pub struct Skipped {
 /// `succeeded: false` and findings, not an error.
 pub async fn up(stack: &Stack, options: &UpOptions, reporter: &dyn Reporter) -> Result<UpOutcome> {
     let selection = prepare::select(stack, options)?;
-    let levels = &selection.levels;
-    let services = &selection.services;
+    let session = Session::open(stack, &options.cluster).await?;
+    session
+        .run(stack, &selection, options, reporter, &BTreeMap::new())
+        .await
+}
 
-    let cluster = cluster::connect(stack, &options.cluster).await?;
-    let (detection, destination) = cluster.destination(stack, &options.cluster).await?;
-    let loader = deliver::open(destination).await?;
-    let prepare::Images {
-        built: images_built,
-        delivered,
-    } = prepare::build_and_deliver(stack, &selection, options, loader.as_ref(), reporter).await?;
+/// A connected cluster with its detected target and image loader: what
+/// every run of `up` needs, opened once (`hoist dev` keeps it for each cycle).
+pub(crate) struct Session {
+    pub(crate) cluster: cluster::Cluster,
+    pub(crate) detection: hoist_cluster::target::Detection,
+    loader: Box<dyn deliver::Loader>,
+}
 
-    let mut plan = plan::build(&plan::Inputs {
-        stack,
-        levels,
-        mapping: Some(&selection.mapping),
-        images: &delivered,
-        rollback: options.rollback,
-    })?;
-    plan.options.interrupt.clone_from(&options.interrupt);
-    for release in plan.releases() {
-        reporter.on_step(&release.service, Step::Rollout, &StepState::Started);
+impl Session {
+    /// Connects, detects the target and opens its loader.
+    ///
+    /// # Errors
+    ///
+    /// [`crate::Error::NoCluster`], [`crate::Error::NoImagePath`], and a
+    /// loader that cannot be opened.
+    pub(crate) async fn open(stack: &Stack, options: &ClusterOptions) -> Result<Self> {
+        let cluster = cluster::connect(stack, options).await?;
+        let (detection, destination) = cluster.destination(stack, options).await?;
+        let loader = deliver::open(destination).await?;
+        Ok(Self {
+            cluster,
+            detection,
+            loader,
+        })
     }
-    let outcome = rollout::deploy(&cluster.target, &plan, reporter).await?;
 
-    let mut summaries = Vec::new();
-    for service in services {
-        let rollout = outcome
-            .services
-            .iter()
-            .find(|s| &s.service == service)
-            .cloned();
-        let access = match &rollout {
-            Some(r) if r.revision.is_some() => {
-                first_access(&cluster, &detection, stack, service).await?
+    /// Builds and delivers the recipes of `selection` (checked by
+    /// [`prepare::select`]) and rolls out its services; a service without
+    /// a recipe in `selection` runs the image `current` names for it.
+    ///
+    /// # Errors
+    ///
+    /// As [`up`], after the inputs and the connection.
+    pub(crate) async fn run(
+        &self,
+        stack: &Stack,
+        selection: &prepare::Selection,
+        options: &UpOptions,
+        reporter: &dyn Reporter,
+        current: &BTreeMap<String, DeliverSummary>,
+    ) -> Result<UpOutcome> {
+        let (cluster, detection) = (&self.cluster, &self.detection);
+        let levels = &selection.levels;
+        let services = &selection.services;
+        let prepare::Images {
+            built: images_built,
+            delivered,
+        } = prepare::build_and_deliver(stack, selection, options, self.loader.as_ref(), reporter)
+            .await?;
+
+        let mut images = delivered.clone();
+        for service in services {
+            if let (false, Some(known)) = (images.contains_key(service), current.get(service)) {
+                images.insert(service.clone(), known.clone());
             }
-            _ => None,
-        };
-        summaries.push(summary(
-            service,
-            images_built.get(service).cloned(),
-            delivered.get(service).cloned(),
-            rollout,
-            access,
-        ));
+        }
+        let mut plan = plan::build(&plan::Inputs {
+            stack,
+            levels,
+            mapping: Some(&selection.mapping),
+            images: &images,
+            rollback: options.rollback,
+        })?;
+        plan.options.interrupt.clone_from(&options.interrupt);
+        for release in plan.releases() {
+            reporter.on_step(&release.service, Step::Rollout, &StepState::Started);
+        }
+        let outcome = rollout::deploy(&cluster.target, &plan, reporter).await?;
+
+        let mut summaries = Vec::new();
+        for service in services {
+            let rollout = outcome
+                .services
+                .iter()
+                .find(|s| &s.service == service)
+                .cloned();
+            let access = match &rollout {
+                Some(r) if r.revision.is_some() => {
+                    first_access(cluster, detection, stack, service).await?
+                }
+                _ => None,
+            };
+            summaries.push(summary(
+                service,
+                images_built.get(service).cloned(),
+                delivered.get(service).cloned(),
+                rollout,
+                access,
+            ));
+        }
+        Ok(UpOutcome {
+            project: stack.project.clone(),
+            namespace: stack.namespace.clone(),
+            context: cluster.context.name.clone(),
+            target: detection.summary(),
+            delivery: detection.delivery.clone(),
+            succeeded: outcome.succeeded,
+            interrupted: outcome.interrupted,
+            run_id: outcome.run_id,
+            report: outcome.report,
+            services: summaries,
+            findings: outcome.findings,
+        })
     }
-    Ok(UpOutcome {
-        project: stack.project.clone(),
-        namespace: stack.namespace.clone(),
-        context: cluster.context.name.clone(),
-        target: detection.summary(),
-        delivery: detection.delivery.clone(),
-        succeeded: outcome.succeeded,
-        interrupted: outcome.interrupted,
-        run_id: outcome.run_id,
-        report: outcome.report,
-        services: summaries,
-        findings: outcome.findings,
-    })
 }
 
 /// The first way to open `service` from this machine, if it is exposed.

@@ -53,13 +53,7 @@ fn failed(context: &Path, message: impl Into<String>) -> Error {
 
 /// The context as an uncompressed tar, `.dockerignore` applied.
 fn context_tar(context: &Path) -> Result<Vec<u8>> {
-    let ignore = std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
-    let exclude: Vec<String> = ignore
-        .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_owned)
-        .collect();
+    let exclude = crate::ignore::dockerignore(context);
     let layer = Layer {
         name: "context".to_owned(),
         copy: vec![Copy {

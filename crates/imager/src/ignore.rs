@@ -49,6 +49,17 @@ impl Excludes {
     }
 }
 
+/// The patterns of `context`'s `.dockerignore` (none when it has none).
+pub(crate) fn dockerignore(context: &std::path::Path) -> Vec<String> {
+    let ignore = std::fs::read_to_string(context.join(".dockerignore")).unwrap_or_default();
+    ignore
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// `a`, `a/b`, `a/b/c` for `a/b/c`.
 fn prefixes(path: &str) -> impl Iterator<Item = &str> {
     path.match_indices('/')

@@ -64,6 +64,7 @@ pub mod recipe;
 mod reference;
 pub mod report;
 mod scan;
+mod sources;
 mod untrusted;
 
 use std::path::{Path, PathBuf};
@@ -79,6 +80,7 @@ pub use recipe::{Recipe, RecipeError};
 pub use reference::normalized_name;
 pub use report::{NoReporter, Reporter, TaskId};
 pub use scan::SecretsFound;
+pub use sources::Sources;
 
 /// Everything that can go wrong in the imager.
 #[derive(Debug, thiserror::Error)]

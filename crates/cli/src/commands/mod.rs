@@ -4,6 +4,7 @@
 mod build;
 mod completions;
 mod config;
+mod dev;
 mod doctor;
 mod down;
 mod engine;
@@ -43,6 +44,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
             Command::Rollback(args) => rollback::run(&cli.global, &args).await,
             Command::Build(args) => build::run(&cli.global, &args),
             Command::Load(args) => load::run(&cli.global, &args).await,
+            Command::Dev(args) => Box::pin(dev::run(&cli.global, &args)).await,
             Command::Mcp(args) => mcp::run(&cli.global, &args).await,
         }
     });

@@ -57,7 +57,7 @@ pub(crate) fn repo_root() -> PathBuf {
 pub(crate) struct App {
     /// The copy's root (`charts/`, `examples/todo-chatbot/`).
     pub(crate) root: PathBuf,
-    /// The namespace, `hoist-<name>-<pid>`.
+    /// The namespace, `<prefix>-<pid>`.
     pub(crate) namespace: String,
     /// The frontend's node port.
     pub(crate) node_port: u16,
@@ -71,8 +71,22 @@ pub(crate) struct App {
 }
 
 impl App {
-    /// A fresh copy at `name` under the target directory.
+    /// A fresh copy at `name` under the target directory, in `hoist-<name>-<pid>`.
     pub(crate) fn new(name: &str, node_port: u16, kubeconfig: Option<PathBuf>) -> Self {
+        // Named after the copy, so that no suite's clean-up of its own
+        // leftovers (`hoist-up-*`, `hoist-load-*`) deletes another's.
+        Self::new_in(name, &format!("hoist-{name}"), node_port, kubeconfig)
+    }
+
+    /// A fresh copy at `name`, deploying to the namespace `<prefix>-<pid>`
+    /// (each suite its own prefix: the `up` suite deletes the `hoist-up-`
+    /// namespaces an earlier run left).
+    pub(crate) fn new_in(
+        name: &str,
+        prefix: &str,
+        node_port: u16,
+        kubeconfig: Option<PathBuf>,
+    ) -> Self {
         let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
         let repo = repo_root();
         sync(&repo.join("charts"), &root.join("charts"));
@@ -80,9 +94,8 @@ impl App {
             &repo.join("examples/todo-chatbot"),
             &root.join("examples/todo-chatbot"),
         );
-        // Named after the test's copy: a suite that deletes what its own
-        // earlier runs left (`hoist-up-app-*`) never touches another's.
-        let namespace = format!("hoist-{name}-{}", std::process::id());
+        let pid = std::process::id();
+        let namespace = format!("{prefix}-{pid}");
         let docker_host = std::env::var("HOIST_E2E_DOCKER_HOST")
             .ok()
             .filter(|v| !v.is_empty());
@@ -105,6 +118,22 @@ impl App {
         app.write_profile();
         app.write_env(&[]);
         app
+    }
+
+    /// A copy on the real test cluster ([`App::new_in`]), after deleting the
+    /// namespaces with the same prefix that an earlier, failed run left for
+    /// inspection (they hold the suite's node port); `None`, so the test
+    /// skips, without the cluster, the bases or a way to deliver images.
+    pub(crate) fn on_cluster(name: &str, prefix: &str, node_port: u16) -> Option<Self> {
+        let app = Self::new_in(name, prefix, node_port, Some(e2e_kubeconfig()?));
+        let output = app.kubectl(&["get", "namespaces", "-o", "name"]);
+        for line in text(&output.stdout).lines() {
+            let ns = line.trim_start_matches("namespace/");
+            if ns.starts_with(&format!("{prefix}-")) && ns != app.namespace {
+                let _ = app.kubectl(&["delete", "namespace", ns, "--wait=true", "--timeout=120s"]);
+            }
+        }
+        Some(app)
     }
 
     pub(crate) fn dir(&self) -> PathBuf {
@@ -215,7 +244,7 @@ namespace = "{ns}"
         if let Some(docker) = &self.docker_host {
             command.env("DOCKER_HOST", docker);
         }
-        if args.first() == Some(&"up")
+        if matches!(args.first(), Some(&"up" | &"dev"))
             && let Some(registry) = &self.registry
         {
             command.args(["--registry", registry, "--insecure-registry"]);
@@ -316,19 +345,6 @@ namespace = "{ns}"
     }
 }
 
-/// The kubeconfig of the real test cluster when every service a `hoist up`
-/// there needs is present (the cluster, the offline bases, and a registry
-/// unless the kubelet runs on a Docker daemon hoist loads into); `None`
-/// skips the test (a failure under `HOIST_REQUIRE_SERVICES`).
-pub(crate) fn cluster_kubeconfig() -> Option<PathBuf> {
-    let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
-    hoist_testkit::service_path(hoist_testkit::BASES)?;
-    if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none() {
-        hoist_testkit::service(hoist_testkit::REGISTRY)?;
-    }
-    Some(kubeconfig)
-}
-
 pub(crate) fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -404,4 +420,26 @@ pub(crate) fn eventually<T>(
         assert!(Instant::now() < deadline, "{what}: not within {within:?}");
         std::thread::sleep(Duration::from_secs(1));
     }
+}
+
+/// A port nothing listens on right now.
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// The test cluster's kubeconfig when the real-cluster tests can run here:
+/// the cluster, the offline bases, and a way to get images to the kubelet.
+pub(crate) fn e2e_kubeconfig() -> Option<PathBuf> {
+    let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
+    hoist_testkit::service_path(hoist_testkit::BASES)?;
+    if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none()
+        && hoist_testkit::service(hoist_testkit::REGISTRY).is_none()
+    {
+        return None;
+    }
+    Some(kubeconfig)
 }

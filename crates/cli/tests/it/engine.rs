@@ -23,19 +23,10 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::app::{App, eventually, http, text};
+use crate::app::{App, eventually, free_port, http, text};
 
 /// Written into the test profile by [`App::new`]; no cluster is used here.
 const UNUSED_NODE_PORT: u16 = 30089;
-
-/// A port nothing listens on right now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// Renames the copy's project (every Docker name derives from it) and
 /// publishes the frontend on `port`; `extra` is appended at the top level.

@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde_json::Value;
 use sha2::Digest as _;
 
-use crate::app::{App, cluster_kubeconfig, text};
+use crate::app::{App, text};
 
 /// The frontend's node port (unused here: the test never opens it).
 const NODE_PORT: u16 = 30095;
@@ -116,10 +116,9 @@ fn action(up: &Value, name: &str) -> String {
 
 #[test]
 fn sigint_finishes_the_tier_in_progress_and_sigkill_leaves_a_lease_the_next_up_takes_over() {
-    let Some(kubeconfig) = cluster_kubeconfig() else {
+    let Some(app) = App::on_cluster("interrupt", "hoist-interrupt", NODE_PORT) else {
         return;
     };
-    let app = App::new("interrupt", NODE_PORT, Some(kubeconfig));
 
     // Ctrl-C while the database's release is being applied.
     let mut up = Running::spawn(&app, &["up"]);

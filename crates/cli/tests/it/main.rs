@@ -2,9 +2,11 @@
 
 mod app;
 mod config;
+mod dev;
 mod doctor;
 mod engine;
 mod interrupt;
+mod load;
 // hoist mcp (issue 16).
 mod mcp;
 mod stack_doctor;

@@ -115,7 +115,8 @@ pub enum ReadyCheck {
 
 /// `publish = true` (the first declared port, on the same host port) or
 /// `publish = 8080` (that host port): the service's first port on
-/// 127.0.0.1 of the Docker host.
+/// 127.0.0.1 of the Docker host. `forward` (for `hoist dev`) takes the same
+/// values for the local port forwarded to the service's pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Publish {
     /// `publish = false`: not published (the default).
@@ -141,7 +142,7 @@ impl<'de> Deserialize<'de> for Publish {
                 match u16::try_from(v) {
                     Ok(port) if port > 0 => Ok(Publish::Port(port)),
                     _ => Err(E::custom(format!(
-                        "publish = {v} is not a port; use a number from 1 to 65535, or `true` for the container port"
+                        "{v} is not a port; use a number from 1 to 65535, or `true` for the container port"
                     ))),
                 }
             }
@@ -189,6 +190,18 @@ impl Service {
             Some(Publish::Same) => Some((container, container)),
             Some(Publish::Port(host)) => Some((*host, container)),
         }
+    }
+
+    /// `hoist dev`: `(local port, container port)` when `forward` is set
+    /// (`Some(None)` for `forward = false`, which turns the default off).
+    #[must_use]
+    pub fn forwarded_port(&self) -> Option<Option<(u16, u16)>> {
+        let container = *self.ports.first()?;
+        Some(match self.forward.as_ref()?.get_ref() {
+            Publish::No => None,
+            Publish::Same => Some((container, container)),
+            Publish::Port(local) => Some((*local, container)),
+        })
     }
 
     /// The named volumes, sorted by name.
@@ -490,7 +503,7 @@ publish = true
         );
         assert_eq!(
             error("[services.a]\nports = [1]\npublish = 70000"),
-            "hoist.toml:4:11: publish = 70000 is not a port; use a number from 1 to 65535, or `true` for the container port"
+            "hoist.toml:4:11: 70000 is not a port; use a number from 1 to 65535, or `true` for the container port"
         );
         assert_eq!(
             error("[services.a]\nports = [1]\npublish = true\nreplicas = 2"),

@@ -49,6 +49,10 @@ pub struct Service {
     pub ready: Option<Spanned<super::engine::Ready>>,
     /// Docker engine: the first port published on 127.0.0.1 (`true` or a host port).
     pub publish: Option<Spanned<super::engine::Publish>>,
+    /// `hoist dev`: forward the service's first port to 127.0.0.1 (`true`:
+    /// on its own number; a number: on that local port; `false`: not even
+    /// when it would be by default).
+    pub forward: Option<Spanned<super::engine::Publish>>,
     /// Docker engine: named volumes by name, mounted at absolute paths.
     #[serde(default)]
     pub volumes: super::engine::Volumes,

@@ -80,3 +80,44 @@ def test_tokens_signed_with_another_secret_or_expired_are_refused(client: TestCl
     assert client.get("/api/tasks").status_code == 401
     assert client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"}).status_code == 401
     assert client.get("/api/tasks", headers=headers).status_code == 200
+
+
+def test_at_most_two_password_hashes_run_at_once(monkeypatch) -> None:
+    # Each argon2 hash holds 64 MiB while it runs: a burst of logins on the
+    # request threads must queue, not multiply that (the container was
+    # OOM-killed under 20 users' logins before).
+    import threading
+    import time
+
+    from todo_api import auth
+
+    running = 0
+    peak = 0
+    lock = threading.Lock()
+
+    class CountingHasher:
+        def _run(self) -> None:
+            nonlocal running, peak
+            with lock:
+                running += 1
+                peak = max(peak, running)
+            time.sleep(0.05)
+            with lock:
+                running -= 1
+
+        def hash(self, password: str) -> str:
+            self._run()
+            return "hash"
+
+        def verify(self, password_hash: str, password: str) -> bool:
+            self._run()
+            return True
+
+    monkeypatch.setattr(auth, "_hasher", CountingHasher())
+    calls = [lambda: auth.hash_password("pw"), lambda: auth.verify_password("h", "pw")] * 8
+    threads = [threading.Thread(target=call) for call in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert peak == auth.HASH_CONCURRENCY == 2

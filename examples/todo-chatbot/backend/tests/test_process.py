@@ -65,7 +65,8 @@ def server_env(database_url: str, port: int, pythonpath: str) -> dict[str, str]:
     }
 
 
-def test_serves_logs_json_and_stops_cleanly_on_sigterm(database_url: str) -> None:
+def start_server(database_url: str) -> tuple[subprocess.Popen[str], int, dict[str, str]]:
+    """`python3 -m todo_api` on a free port, once ready: the process, its port and environment."""
     port = free_port()
     env = server_env(database_url, port, os.pathsep.join(p for p in sys.path if p))
     env["PYTHONDONTWRITEBYTECODE"] = "1"
@@ -73,6 +74,11 @@ def test_serves_logs_json_and_stops_cleanly_on_sigterm(database_url: str) -> Non
         [sys.executable, "-m", "todo_api"], env=env, cwd=BACKEND_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
     wait_ready(proc, port)
+    return proc, port, env
+
+
+def test_serves_logs_json_and_stops_cleanly_on_sigterm(database_url: str) -> None:
+    proc, port, env = start_server(database_url)
     out, err = stop(proc)
     assert proc.returncode == 0, err
     assert err == ""
@@ -130,3 +136,51 @@ def test_runs_as_nobody_on_a_read_only_root_with_system_python(database_url: str
     assert err == ""
     messages = [json.loads(line)["msg"] for line in out.splitlines()]
     assert "stopped" in messages
+
+
+def test_drain_closes_keep_alive_connections_and_keeps_serving(database_url: str) -> None:
+    import http.client
+
+    proc, port, env = start_server(database_url)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/health")
+        first = conn.getresponse()
+        first.read()
+        assert first.getheader("connection") is None, first.getheaders()
+
+        # What the preStop hook does, aimed at this server instead of PID 1.
+        drain = subprocess.run(
+            [sys.executable, "-c", f"from todo_api import drain; drain.request(0, {proc.pid})"],
+            env=env, cwd=BACKEND_DIR, capture_output=True, text=True, timeout=30,
+        )
+        assert drain.returncode == 0, drain.stderr
+        deadline = time.monotonic() + 10
+        while True:
+            conn.request("GET", "/health")
+            reply = conn.getresponse()
+            reply.read()
+            assert reply.status == 200
+            if reply.getheader("connection") == "close":
+                break
+            assert time.monotonic() < deadline, "never answered Connection: close"
+        # The server closed that connection; new ones are still served while draining.
+        assert reply.will_close
+        for _ in range(3):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5) as r:
+                assert r.status == 200
+                assert r.headers["connection"] == "close"
+    finally:
+        out, err = stop(proc)
+    assert proc.returncode == 0, err
+    assert err == ""
+
+
+def test_drain_refuses_a_bad_number_of_seconds() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "todo_api", "drain", "soon"], cwd=BACKEND_DIR, capture_output=True, text=True, timeout=30
+    )
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        "todo-api: drain: 'soon' is not a number of seconds; usage: python3 -m todo_api [serve|migrate|drain SECONDS]\n"
+    )

@@ -13,7 +13,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from . import __version__, auth, chat, db
+from . import __version__, auth, chat, db, drain
 from .config import Settings
 from .logs import log
 
@@ -87,6 +87,7 @@ def create_app(settings: Settings) -> FastAPI:
     app = FastAPI(title="Todo AI Chatbot API", version=__version__, lifespan=lifespan)
     app.state.settings = settings
     app.state.schema = keeper
+    app.add_middleware(drain.CloseWhileDraining)
     if settings.allowed_origins:
         app.add_middleware(
             CORSMiddleware,

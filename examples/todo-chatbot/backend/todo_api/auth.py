@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 import jwt
@@ -12,14 +13,23 @@ _hasher = PasswordHasher()
 ALGORITHM = "HS256"
 ISSUER = "todo-chatbot"
 
+# Each argon2 hash takes the hasher's memory_cost (64 MiB by default) while it
+# runs, and the request threads (up to 40) would run as many at once: under a
+# burst of logins that is gigabytes and the container is OOM-killed. Two at a
+# time bound it to 128 MiB; the other logins wait their turn.
+HASH_CONCURRENCY = 2
+_hash_slots = threading.BoundedSemaphore(HASH_CONCURRENCY)
+
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    with _hash_slots:
+        return _hasher.hash(password)
 
 
 def verify_password(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        with _hash_slots:
+            return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::NODE_PORT;
-use crate::app::{App, cluster_kubeconfig, eventually, http, repo_root, text};
+use crate::app::{App, eventually, http, repo_root, text};
 
 /// The service's part of an `up --json` document.
 fn service<'a>(up: &'a Value, name: &str) -> &'a Value {
@@ -27,18 +27,6 @@ fn action(up: &Value, name: &str) -> String {
         .as_str()
         .unwrap_or_default()
         .to_owned()
-}
-
-/// Deletes the namespaces an earlier, failed run left for inspection: they
-/// hold this suite's node port.
-fn delete_leftovers(app: &App) {
-    let output = app.kubectl(&["get", "namespaces", "-o", "name"]);
-    for line in text(&output.stdout).lines() {
-        let name = line.trim_start_matches("namespace/");
-        if name.starts_with("hoist-up-app-") && name != app.namespace {
-            let _ = app.kubectl(&["delete", "namespace", name, "--wait=true", "--timeout=120s"]);
-        }
-    }
 }
 
 /// Drives Chromium through `url`: sign up, log in, "add buy milk" in the
@@ -72,11 +60,9 @@ fn browser(app: &App, url: &str) -> Value {
 #[test]
 #[allow(clippy::too_many_lines)] // One stack through the whole sequence, in order.
 fn the_reference_app_from_nothing_to_ready_and_through_every_lifecycle_command() {
-    let Some(kubeconfig) = cluster_kubeconfig() else {
+    let Some(mut app) = App::on_cluster("up-app", "hoist-up", NODE_PORT) else {
         return;
     };
-    let mut app = App::new("up-app", NODE_PORT, Some(kubeconfig));
-    delete_leftovers(&app);
 
     // A cluster hoist cannot load into, and no registry: both fixes named,
     // before anything is built.

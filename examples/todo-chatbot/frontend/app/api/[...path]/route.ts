@@ -15,6 +15,27 @@ function backendBase(): string | null {
   return raw ? raw.replace(/\/+$/, "") : null;
 }
 
+const NOT_SENT = new Set(["ECONNREFUSED", "UND_ERR_CONNECT_TIMEOUT", "EHOSTUNREACH", "ENETUNREACH"]);
+
+function causeCode(error: unknown): string | undefined {
+  const cause = error instanceof Error ? (error.cause as { code?: string } | undefined) : undefined;
+  return cause?.code;
+}
+
+function retryable(method: string, error: unknown): boolean {
+  if (error instanceof Error && error.name === "TimeoutError") return false;
+  return method === "GET" || method === "HEAD" || NOT_SENT.has(causeCode(error) ?? "");
+}
+
+function unreachable(request: NextRequest, error: unknown): Response {
+  const reason = error instanceof Error ? error.message : String(error);
+  const cause = causeCode(error);
+  console.error(
+    JSON.stringify({ level: "error", msg: "backend unreachable", path: request.nextUrl.pathname, reason, cause }),
+  );
+  return Response.json({ detail: "backend unreachable" }, { status: 502 });
+}
+
 async function proxy(request: NextRequest): Promise<Response> {
   const base = backendBase();
   if (!base) {
@@ -30,9 +51,8 @@ async function proxy(request: NextRequest): Promise<Response> {
   // An empty body is sent as none: Node 18's fetch fails on a zero-length ArrayBuffer
   // (content-length mismatch), e.g. on every DELETE.
   const requestBody = request.method === "GET" || request.method === "HEAD" ? null : await request.arrayBuffer();
-  let upstream: Response;
-  try {
-    upstream = await fetch(target, {
+  const send = () =>
+    fetch(target, {
       method: request.method,
       headers,
       body: requestBody && requestBody.byteLength > 0 ? requestBody : undefined,
@@ -40,10 +60,19 @@ async function proxy(request: NextRequest): Promise<Response> {
       cache: "no-store",
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    console.error(JSON.stringify({ level: "error", msg: "backend unreachable", path: request.nextUrl.pathname, reason }));
-    return Response.json({ detail: "backend unreachable" }, { status: 502 });
+  let upstream: Response;
+  try {
+    upstream = await send();
+  } catch (first) {
+    // Once, when the request cannot have reached the app: the connection was
+    // refused or reset while opening (a backend pod stopping while the
+    // Service's endpoints catch up), or any failure of a GET/HEAD.
+    if (!retryable(request.method, first)) return unreachable(request, first);
+    try {
+      upstream = await send();
+    } catch (second) {
+      return unreachable(request, second);
+    }
   }
   const responseHeaders = new Headers();
   for (const name of FORWARDED_RESPONSE_HEADERS) {

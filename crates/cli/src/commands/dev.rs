@@ -1,0 +1,277 @@
+//! `hoist dev [SERVICE...]`: the inner loop. Human output: the loop's lines
+//! on stdout (watching, each cycle and its timings, findings, the forwarded
+//! URLs), each service's log lines prefixed `service |` (coloured when
+//! stdout is a terminal), step lines on stderr. `--events json`: one JSON
+//! object per line on stdout, for scripts and tests.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use hoist_cluster::rollout::{self, Action};
+use hoist_deploy::dev::{DevEvent, DevOptions, DevReporter, Timings};
+use hoist_deploy::{BuildSettings, LogLine, LogSink, Step, StepState, UpOptions};
+use hoist_imager::TaskId;
+use serde_json::json;
+
+use crate::cli::{DevArgs, DevEvents, Global};
+use crate::deploy;
+use crate::steps::Steps;
+
+pub(crate) async fn run(global: &Global, args: &DevArgs) -> anyhow::Result<ExitCode> {
+    let stack = match deploy::stack(global) {
+        Ok(stack) => stack,
+        Err(code) => return Ok(code),
+    };
+    let options = DevOptions {
+        up: UpOptions {
+            services: args.services.clone(),
+            only: args.only,
+            env: deploy::env_inputs(&args.env),
+            cluster: deploy::cluster(&args.cluster, deploy::registry(&args.registry)?),
+            build: BuildSettings {
+                cache_dir: args.cache_dir.clone(),
+                no_cache: args.no_cache,
+            },
+            rollback: !args.no_rollback,
+            // Ctrl-C ends the loop (its own shutdown), not a cycle's tiers.
+            interrupt: None,
+        },
+        forwards: args.ports.clone(),
+        cleanup: args.cleanup,
+        logs: !args.no_logs,
+        ..DevOptions::default()
+    };
+    let json = global.json || args.events == DevEvents::Json;
+    let printer = Printer {
+        steps: if json {
+            Steps::new(true)
+        } else {
+            Steps::plain()
+        },
+        json,
+        colour: !json && std::io::IsTerminal::is_terminal(&std::io::stdout()),
+        root: std::path::absolute(stack.dir()).unwrap_or_else(|_| stack.dir().to_path_buf()),
+    };
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    match Box::pin(hoist_deploy::dev(stack, &options, &printer, shutdown)).await {
+        Ok(outcome) => {
+            if json {
+                emit(&json!({ "event": "stopped", "outcome": outcome }));
+            } else if !outcome.removed.is_empty() {
+                out(&format!("removed: {}", outcome.removed.join(", ")));
+            } else {
+                out("stopped; the deployment keeps running (`hoist down` removes it)");
+            }
+            Ok(ExitCode::from(crate::exit::SUCCESS))
+        }
+        Err(error) => Ok(deploy::fail(error, "hoist dev failed")),
+    }
+}
+
+struct Printer {
+    steps: Steps,
+    json: bool,
+    colour: bool,
+    /// The stack's directory: changed paths are shown relative to it.
+    root: std::path::PathBuf,
+}
+
+/// ANSI colours for service prefixes, in turn.
+const COLOURS: [u8; 6] = [36, 33, 35, 32, 34, 31];
+
+fn emit(value: &serde_json::Value) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{value}");
+}
+
+fn out(line: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = writeln!(stdout, "{line}");
+}
+
+impl Printer {
+    fn relative(&self, path: &std::path::Path) -> String {
+        path.strip_prefix(&self.root)
+            .unwrap_or(path)
+            .display()
+            .to_string()
+    }
+
+    fn human(&self, event: &DevEvent) -> String {
+        match event {
+            DevEvent::Watching { roots } => format!("watching {} path(s) for changes", roots.len()),
+            DevEvent::CycleStarted {
+                cycle,
+                changed,
+                rebuild,
+                roll,
+            } => {
+                let mut line = if *cycle == 0 {
+                    format!("cycle 0: deploying {}", roll.join(", "))
+                } else {
+                    let shown: Vec<String> =
+                        changed.iter().take(3).map(|p| self.relative(p)).collect();
+                    let more = changed.len().saturating_sub(shown.len());
+                    let mut line = format!("cycle {cycle}: changed {}", shown.join(", "));
+                    if more > 0 {
+                        let _ = write!(line, " and {more} more");
+                    }
+                    line
+                };
+                let _ = write!(
+                    line,
+                    "; rebuilding {}; rolling {}",
+                    list(rebuild),
+                    list(roll)
+                );
+                line
+            }
+            DevEvent::CycleFinished {
+                cycle,
+                outcome,
+                timings,
+            } => {
+                let mut out = super::up::findings(&outcome.findings);
+                let rolled: Vec<String> = outcome
+                    .services
+                    .iter()
+                    .filter_map(|s| {
+                        let r = s.rollout.as_ref()?;
+                        (r.action != Action::Unchanged)
+                            .then(|| format!("{} {}", s.service, action(r.action)))
+                    })
+                    .collect();
+                let _ = write!(
+                    out,
+                    "cycle {cycle} {} in {} ({}){}",
+                    if outcome.succeeded { "ready" } else { "FAILED" },
+                    seconds(timings.total),
+                    breakdown(timings),
+                    if rolled.is_empty() {
+                        "; nothing to roll".to_owned()
+                    } else {
+                        format!(": {}", rolled.join(", "))
+                    }
+                );
+                if !outcome.succeeded {
+                    out.push_str("; the previous version still serves; watching");
+                }
+                out
+            }
+            DevEvent::CycleFailed { cycle, error } => {
+                format!(
+                    "cycle {cycle} FAILED: {error}; the previous version still serves; watching"
+                )
+            }
+            DevEvent::Forwarding { service, url, port } => {
+                format!("forwarding {service}: {url} -> pod port {port}")
+            }
+            DevEvent::ForwardFailed { service, error } => {
+                format!("forward to {service}: {error}")
+            }
+            DevEvent::Stopping { cleanup } => if *cleanup {
+                "stopping: removing the deployment"
+            } else {
+                "stopping"
+            }
+            .to_owned(),
+        }
+    }
+}
+
+fn list(services: &[String]) -> String {
+    if services.is_empty() {
+        "nothing".to_owned()
+    } else {
+        services.join(", ")
+    }
+}
+
+fn action(action: Action) -> &'static str {
+    match action {
+        Action::Installed => "installed",
+        Action::Upgraded => "upgraded",
+        Action::Unchanged => "unchanged",
+        Action::RolledBack => "rolled back",
+        Action::Removed => "removed",
+        Action::Failed => "left failed",
+        Action::NotStarted => "not started",
+    }
+}
+
+fn seconds(d: Duration) -> String {
+    format!("{:.1}s", d.as_secs_f64())
+}
+
+fn breakdown(t: &Timings) -> String {
+    format!(
+        "build {}, deliver {}, rollout {}",
+        seconds(t.build),
+        seconds(t.deliver),
+        seconds(t.rollout)
+    )
+}
+
+impl hoist_imager::Reporter for Printer {
+    fn on_start(&self, what: &str, total: Option<u64>) -> TaskId {
+        self.steps.on_start(what, total)
+    }
+    fn on_progress(&self, id: TaskId, done: u64) {
+        self.steps.on_progress(id, done);
+    }
+    fn on_finish(&self, id: TaskId, outcome: &str) {
+        self.steps.on_finish(id, outcome);
+    }
+}
+
+impl rollout::Reporter for Printer {
+    fn on_event(&self, event: &rollout::Event) {
+        self.steps.on_event(event);
+    }
+}
+
+impl hoist_deploy::Reporter for Printer {
+    fn on_step(&self, service: &str, step: Step, state: &StepState) {
+        if self.json {
+            emit(&json!({ "event": "step", "service": service, "step": step, "state": state }));
+        } else {
+            self.steps.on_step(service, step, state);
+        }
+    }
+}
+
+impl LogSink for Printer {
+    fn on_line(&self, line: &LogLine) {
+        if self.json {
+            emit(&json!({ "event": "log", "line": line }));
+            return;
+        }
+        let prefix = format!("{:<10}|", line.service);
+        if self.colour {
+            let index = line.service.bytes().map(usize::from).sum::<usize>() % COLOURS.len();
+            out(&format!(
+                "\x1b[{}m{prefix}\x1b[0m {}",
+                COLOURS[index], line.line
+            ));
+        } else {
+            out(&format!("{prefix} {}", line.line));
+        }
+    }
+}
+
+impl DevReporter for Printer {
+    fn on_dev(&self, event: &DevEvent) {
+        if self.json {
+            emit(&serde_json::to_value(event).unwrap_or_default());
+        } else {
+            let text = self.human(event);
+            if !text.is_empty() {
+                out(&text);
+            }
+        }
+    }
+}

@@ -1,0 +1,291 @@
+//! Port forwards: a TCP listener on 127.0.0.1 per forwarded service, each
+//! connection carried to a Ready pod of the release's Service through the
+//! API server's port-forward (kube-rs), so it works where node ports are
+//! not reachable from the host. The pod is chosen when the connection
+//! opens: a replaced pod is followed by the next connection.
+
+use std::net::{Ipv4Addr, SocketAddr};
+
+use futures::StreamExt as _;
+use futures::stream::FuturesUnordered;
+use hoist_config::{Publish, Stack};
+use k8s_openapi::api::core::v1::{Pod, Service};
+use kube::Api;
+use kube::api::ListParams;
+use tokio::net::{TcpListener, TcpStream};
+
+use super::{DevEvent, DevReporter};
+use crate::{Error, Result, plan};
+
+/// One forwarded service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Forward {
+    /// The service.
+    pub(crate) service: String,
+    /// Its release (and Service object) name.
+    pub(crate) release: String,
+    /// The port on 127.0.0.1.
+    pub(crate) local: u16,
+    /// The pods' port.
+    pub(crate) remote: u16,
+}
+
+/// The forwards of `services`: those with `forward`, else those that
+/// `publish`, then `extra` (service, local port) adding or moving one.
+///
+/// # Errors
+///
+/// [`Error::NoForwardPort`] for a forwarded service without `ports`;
+/// [`Error::UnknownService`] for an `extra` service not selected.
+pub(crate) fn plan(
+    stack: &Stack,
+    services: &[String],
+    extra: &[(String, u16)],
+) -> Result<Vec<Forward>> {
+    let any_forward = services
+        .iter()
+        .any(|s| stack.services.get(s).is_some_and(|d| d.forward.is_some()));
+    let mut forwards = Vec::new();
+    let mut add = |service: &str, local: Option<u16>| -> Result<()> {
+        let definition = &stack.services[service];
+        let Some(&remote) = definition.ports.first() else {
+            return Err(Error::NoForwardPort {
+                service: service.to_owned(),
+                file: stack.path.clone(),
+            });
+        };
+        let local = local.unwrap_or(remote);
+        forwards.retain(|f: &Forward| f.service != service);
+        forwards.push(Forward {
+            service: service.to_owned(),
+            release: plan::release_name(stack, service),
+            local,
+            remote,
+        });
+        Ok(())
+    };
+    for service in services {
+        let definition = &stack.services[service];
+        let setting = if any_forward {
+            definition.forward.as_ref()
+        } else {
+            definition.publish.as_ref()
+        };
+        match setting.map(toml::Spanned::get_ref) {
+            None | Some(Publish::No) => {}
+            Some(Publish::Port(port)) if any_forward => add(service, Some(*port))?,
+            // `true`, or a Docker host port (not a local forward's): the pods' own number.
+            Some(Publish::Same | Publish::Port(_)) => add(service, None)?,
+        }
+    }
+    for (service, port) in extra {
+        if !services.contains(service) {
+            return Err(Error::UnknownService {
+                name: service.clone(),
+                file: stack.path.clone(),
+                known: services.join(", "),
+            });
+        }
+        add(service, Some(*port))?;
+    }
+    Ok(forwards)
+}
+
+/// Binds every forward's local port, before anything is built.
+///
+/// # Errors
+///
+/// [`Error::Forward`] naming the port that is taken.
+pub(crate) fn bind(forwards: &[Forward]) -> Result<Vec<TcpListener>> {
+    forwards
+        .iter()
+        .map(|f| {
+            let failed = |cause| Error::Forward {
+                service: f.service.clone(),
+                port: f.local,
+                cause,
+            };
+            let socket =
+                std::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, f.local)))
+                    .map_err(failed)?;
+            socket.set_nonblocking(true).map_err(failed)?;
+            TcpListener::from_std(socket).map_err(failed)
+        })
+        .collect()
+}
+
+/// Accepts connections on `listener` for as long as it is polled, each
+/// carried to a Ready pod of `forward`'s release.
+pub(crate) async fn serve(
+    listener: TcpListener,
+    client: &kube::Client,
+    namespace: &str,
+    forward: &Forward,
+    reporter: &dyn DevReporter,
+) {
+    let pods = Api::<Pod>::namespaced(client.clone(), namespace);
+    let services = Api::<Service>::namespaced(client.clone(), namespace);
+    let mut open = FuturesUnordered::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((connection, _)) = accepted else { continue };
+                open.push(carry(connection, &pods, &services, forward));
+            }
+            Some(done) = open.next(), if !open.is_empty() => {
+                if let Err(error) = done {
+                    reporter.on_dev(&DevEvent::ForwardFailed {
+                        service: forward.service.clone(),
+                        error,
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// One connection, to the newest Ready pod.
+async fn carry(
+    mut connection: TcpStream,
+    pods: &Api<Pod>,
+    services: &Api<Service>,
+    forward: &Forward,
+) -> Result<(), String> {
+    let pod = ready_pod(pods, services, &forward.release).await?;
+    let mut forwarder = pods
+        .portforward(&pod, &[forward.remote])
+        .await
+        .map_err(|e| format!("port-forward to pod {pod} port {}: {e}", forward.remote))?;
+    let mut upstream = forwarder
+        .take_stream(forward.remote)
+        .ok_or_else(|| format!("port-forward to pod {pod} gave no stream"))?;
+    // A peer closing its side is the normal end of a connection.
+    let _ = tokio::io::copy_bidirectional(&mut connection, &mut upstream).await;
+    drop(upstream);
+    forwarder.abort();
+    Ok(())
+}
+
+/// The newest Ready, not terminating pod the release's Service selects.
+async fn ready_pod(
+    pods: &Api<Pod>,
+    services: &Api<Service>,
+    release: &str,
+) -> Result<String, String> {
+    let service = services
+        .get(release)
+        .await
+        .map_err(|e| format!("reading Service {release}: {e}"))?;
+    let selector = service
+        .spec
+        .and_then(|s| s.selector)
+        .unwrap_or_default()
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(",");
+    if selector.is_empty() {
+        return Err(format!("Service {release} selects no pods"));
+    }
+    let listed = pods
+        .list(&ListParams::default().labels(&selector))
+        .await
+        .map_err(|e| format!("listing the pods of Service {release}: {e}"))?;
+    listed
+        .items
+        .into_iter()
+        .filter(|p| p.metadata.deletion_timestamp.is_none() && ready(p))
+        .max_by_key(|p| p.metadata.creation_timestamp.clone())
+        .and_then(|p| p.metadata.name)
+        .ok_or_else(|| format!("no Ready pod behind Service {release} yet"))
+}
+
+fn ready(pod: &Pod) -> bool {
+    pod.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stack(text: &str) -> Stack {
+        Stack::parse(std::path::Path::new("hoist.toml"), text.to_owned(), None).unwrap()
+    }
+
+    fn names(forwards: &[Forward]) -> Vec<(String, u16, u16)> {
+        forwards
+            .iter()
+            .map(|f| (f.service.clone(), f.local, f.remote))
+            .collect()
+    }
+
+    #[test]
+    fn published_services_by_default_forward_settings_when_any_and_extras_last() {
+        let published = stack(
+            "project = \"shop\"\n[services.api]\nports = [8000]\n[services.web]\nports = [3000]\npublish = 8080\n",
+        );
+        let all = ["api".to_owned(), "web".to_owned()];
+        assert_eq!(
+            names(&plan(&published, &all, &[]).unwrap()),
+            [("web".to_owned(), 3000, 3000)]
+        );
+        assert_eq!(
+            names(&plan(&published, &all, &[("api".to_owned(), 9000)]).unwrap()),
+            [
+                ("web".to_owned(), 3000, 3000),
+                ("api".to_owned(), 9000, 8000)
+            ]
+        );
+        let forwarded = stack(
+            "project = \"shop\"\n[services.api]\nports = [8000]\nforward = true\n[services.web]\nports = [3000]\npublish = true\nforward = 3100\n[services.db]\nports = [5432]\nforward = false\n",
+        );
+        let all = ["db".to_owned(), "api".to_owned(), "web".to_owned()];
+        assert_eq!(
+            names(&plan(&forwarded, &all, &[]).unwrap()),
+            [
+                ("api".to_owned(), 8000, 8000),
+                ("web".to_owned(), 3100, 3000)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_forward_without_ports_or_to_an_unknown_service_is_named() {
+        let stack = stack("project = \"shop\"\n[services.api]\nforward = true\n");
+        let api = ["api".to_owned()];
+        assert_eq!(
+            plan(&stack, &api, &[]).unwrap_err().to_string(),
+            "service `api` is to be forwarded but declares no `ports` in hoist.toml; add `ports = [PORT]` (the port its pods listen on) to [services.api]"
+        );
+        assert_eq!(
+            plan(&stack, &[], &[("web".to_owned(), 1)])
+                .unwrap_err()
+                .to_string(),
+            "no service `web` in hoist.toml; the services are: "
+        );
+    }
+
+    #[test]
+    fn a_taken_port_is_named_with_the_fix() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = taken.local_addr().unwrap().port();
+        let forward = Forward {
+            service: "web".to_owned(),
+            release: "shop-web".to_owned(),
+            local: port,
+            remote: 3000,
+        };
+        let error = bind(&[forward]).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "cannot listen on 127.0.0.1:{port} to forward service `web`: "
+            )) && error.ends_with(
+                "pick another with --port web=PORT (or `forward = PORT` under [services.web])"
+            ),
+            "{error}"
+        );
+    }
+}
