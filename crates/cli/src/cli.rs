@@ -16,7 +16,7 @@ pub(crate) struct Cli {
 }
 
 /// Options every subcommand takes.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub(crate) struct Global {
     /// The stack file; by default `hoist.toml` in this directory or the nearest parent.
     #[arg(short = 'f', long = "file", global = true, value_name = "PATH")]
@@ -70,6 +70,30 @@ pub(crate) enum Command {
     /// forwards to 127.0.0.1 (the frontend by default). Ctrl-C leaves the
     /// deployment running unless `--cleanup`.
     Dev(DevArgs),
+    // hoist mcp (issue 16).
+    /// Serve hoist's status, findings, logs and rendered objects to an AI
+    /// assistant as a Model Context Protocol server on stdio; `up` and
+    /// `rollback` too with `--allow-deploy`.
+    Mcp(McpArgs),
+}
+
+// hoist mcp (issue 16).
+#[derive(Debug, Args)]
+pub(crate) struct McpArgs {
+    /// Also offer the `up` and `rollback` tools, which change the cluster
+    /// (without it the server only reads).
+    #[arg(long)]
+    pub(crate) allow_deploy: bool,
+    /// The build cache for `up` (default `$XDG_CACHE_HOME/hoist` or `~/.cache/hoist`).
+    #[arg(long, value_name = "DIR", env = "HOIST_CACHE_DIR")]
+    pub(crate) cache_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub(crate) env: EnvFileArgs,
+    /// Where `up` sends the images, as for `hoist up`.
+    #[command(flatten)]
+    pub(crate) registry: RegistryArgs,
+    #[command(flatten)]
+    pub(crate) cluster: ClusterArgs,
 }
 
 #[derive(Debug, Args)]

@@ -10,6 +10,7 @@ mod down;
 mod engine;
 mod load;
 mod logs;
+mod mcp;
 mod render;
 mod rollback;
 mod status;
@@ -44,6 +45,7 @@ pub(crate) fn run(cli: Cli) -> ExitCode {
             Command::Build(args) => build::run(&cli.global, &args),
             Command::Load(args) => load::run(&cli.global, &args).await,
             Command::Dev(args) => Box::pin(dev::run(&cli.global, &args)).await,
+            Command::Mcp(args) => mcp::run(&cli.global, &args).await,
         }
     });
     match result {

@@ -7,5 +7,7 @@ mod doctor;
 mod engine;
 mod interrupt;
 mod load;
+// hoist mcp (issue 16).
+mod mcp;
 mod stack_doctor;
 mod up;
