@@ -158,7 +158,17 @@ async fn live_secrets(client: &kube::Client, namespace: &str) -> Vec<String> {
         if secret.type_.as_deref() == Some("helm.sh/release.v1") {
             continue;
         }
-        for value in secret.data.into_iter().flatten().map(|(_, v)| v.0) {
+        // A service-account token Secret also holds the namespace's name
+        // and the cluster's CA certificate, neither secret: masking the
+        // name would hide it in every message. Its token is masked.
+        let token_only = secret.type_.as_deref() == Some("kubernetes.io/service-account-token");
+        for value in secret
+            .data
+            .into_iter()
+            .flatten()
+            .filter(|(key, _)| !token_only || key == "token")
+            .map(|(_, v)| v.0)
+        {
             if let Ok(text) = String::from_utf8(value)
                 && text.len() >= MIN_MASKED
             {
