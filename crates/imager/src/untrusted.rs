@@ -303,7 +303,7 @@ pub(crate) fn check_stack<'a>(
         // What this layer deletes or re-creates as something else replaces
         // the lower link before its own entries are looked at.
         for dir in &listing.opaque {
-            visible.retain(|link, _| !link.starts_with(&format!("{dir}/")));
+            remove_under(&mut visible, dir, false);
         }
         let replaced = listing
             .whiteouts
@@ -312,7 +312,7 @@ pub(crate) fn check_stack<'a>(
             .chain(listing.files.iter().map(|f| &f.path))
             .chain(listing.links.iter().filter(|l| l.hard).map(|l| &l.path));
         for path in replaced {
-            visible.retain(|link, _| link != path && !link.starts_with(&format!("{path}/")));
+            remove_under(&mut visible, path, true);
         }
         if !visible.is_empty() {
             let lower: Symlinks = visible
@@ -402,7 +402,9 @@ pub(crate) fn flatten<'a>(
     flat
 }
 
-fn remove_under(flat: &mut BTreeMap<String, FlatFile>, path: &str, itself: bool) {
+/// Removes `path` (when `itself`) and every key under it: a range, not a
+/// scan, since a base has thousands of files and links.
+fn remove_under<V>(flat: &mut BTreeMap<String, V>, path: &str, itself: bool) {
     if itself {
         flat.remove(path);
     }
