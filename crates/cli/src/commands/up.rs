@@ -66,7 +66,7 @@ async fn on_interrupt(token: CancellationToken) {
     }
     token.cancel();
     eprintln!(
-        "interrupted: finishing the tier in progress (or rolling it back), starting nothing after it; Ctrl-C again to stop at once"
+        "interrupted: finishing what is in progress (the build, or the tier being rolled out, which finishes or rolls back), starting nothing after it; Ctrl-C again to stop at once"
     );
     if tokio::signal::ctrl_c().await.is_ok() {
         eprintln!(

@@ -127,7 +127,7 @@ fn sigint_finishes_the_tier_in_progress_and_sigkill_leaves_a_lease_the_next_up_t
     let (code, stdout, stderr) = up.finish();
     assert_eq!(code, Some(130), "{stdout}\n{stderr}");
     assert!(
-        stderr.contains("interrupted: finishing the tier in progress"),
+        stderr.contains("interrupted: finishing what is in progress"),
         "{stderr}"
     );
     for service in ["backend", "frontend"] {
