@@ -34,6 +34,14 @@ struct Dev {
     events: Arc<Mutex<Vec<Value>>>,
 }
 
+/// A session a failed assertion leaves is killed, not leaked.
+impl Drop for Dev {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 impl Dev {
     fn start(app: &App, args: &[&str]) -> Self {
         let mut all = vec!["dev", "--events", "json"];
@@ -346,7 +354,7 @@ fn dev_rebuilds_and_rolls_only_what_a_change_affects_and_serves_it_through_the_f
 
     // --cleanup removes them on the way out.
     let mut dev = Dev::start(&app, &[&["--cleanup", "--no-logs"], &ports[..]].concat());
-    let (_, first) = dev.cycle_end(0, Duration::from_secs(300), "the --cleanup session's up");
+    let (_, first) = dev.cycle_end(0, Duration::from_secs(900), "the --cleanup session's up");
     assert_eq!(first["outcome"]["succeeded"], true, "{first}");
     let stopped = dev.interrupt();
     let removed = stopped["outcome"]["removed"].to_string();
