@@ -13,13 +13,17 @@ export HOIST_CI_STATE=${HOIST_CI_STATE:-/var/lib/hoist-ci}
 export HOIST_TOOLS=${HOIST_TOOLS:-/opt/hoist-tools}
 export HOIST_BASES_DIR=${HOIST_BASES_DIR:-/var/cache/hoist/bases}
 
+free_disk() { # the space left on the filesystem that holds the checkout
+  df -h --output=avail . | tail -n 1 | tr -d ' '
+}
+
 step() { # step NAME COMMAND...: run a step and print how long it took
   local name=$1; shift
   local started; started=$(date +%s)
   echo "::: $name"
   local rc=0
   "$@" || rc=$?
-  echo "::: $name took $(( $(date +%s) - started ))s$( ((rc)) && echo " and FAILED (exit $rc)")"
+  echo "::: $name took $(( $(date +%s) - started ))s$( ((rc)) && echo " and FAILED (exit $rc)"); $(free_disk) free"
   return "$rc"
 }
 

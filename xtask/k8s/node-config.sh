@@ -169,7 +169,9 @@ JSON
 echo "options ndots:5" | write "$STATE/kubelet/host-resolv.conf"
 
 # Image garbage collection and disk eviction are effectively off: test images
-# are imported, never pulled, so a collected image could not come back.
+# are imported, never pulled, so a collected image could not come back. The
+# disk thresholds are absolute: a percentage of a large disk shared with other
+# work (1% of 250 GB is 2.5 GB) tainted the node while the disk still had room.
 write "$STATE/kubelet/config.yaml" <<YAML
 apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
@@ -196,9 +198,9 @@ imageGCHighThresholdPercent: 100
 imageGCLowThresholdPercent: 99
 evictionHard:
   memory.available: 100Mi
-  nodefs.available: 1%
+  nodefs.available: 256Mi
   nodefs.inodesFree: 1%
-  imagefs.available: 1%
+  imagefs.available: 256Mi
 serializeImagePulls: false
 # Fresh heartbeats let the up script tell a live node from a status left in etcd.
 nodeStatusReportFrequency: 10s

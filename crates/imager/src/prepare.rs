@@ -26,7 +26,7 @@ pub(crate) fn run(
     work: &mut Work,
 ) -> Result<()> {
     for step in &recipe.prepare {
-        let key = key(step)?;
+        let key = key(step, &recipe.base_dir)?;
         if cache.marked("prepare", &key) && step.outputs.iter().all(|o| o.exists()) {
             work.prepare_skipped += 1;
             continue;
@@ -74,30 +74,41 @@ pub(crate) fn run(
         }
         // The key is taken again: a step may rewrite its own inputs (npm ci
         // touches package-lock.json), and the next build sees them as they are now.
-        cache.mark("prepare", &self::key(step)?)?;
+        cache.mark("prepare", &self::key(step, &recipe.base_dir)?)?;
         work.prepare_run += 1;
         reporter.on_finish(task, "done");
     }
     Ok(())
 }
 
-fn key(step: &Prepare) -> Result<String> {
-    let mut key = KeyHasher::new("hoist-prepare-v1");
+/// The step's identity: its command, and its paths and input contents as
+/// seen from the recipe's directory, so a moved or copied project (a CI
+/// checkout, a second working copy) whose inputs and outputs are the same
+/// skips the step, as the layer cache does.
+fn key(step: &Prepare, base_dir: &Path) -> Result<String> {
+    let relative = |path: &Path| -> Vec<u8> {
+        path.strip_prefix(base_dir)
+            .unwrap_or(path)
+            .as_os_str()
+            .as_encoded_bytes()
+            .to_vec()
+    };
+    let mut key = KeyHasher::new("hoist-prepare-v2");
     key.field(step.run.as_bytes());
     if let Some(dir) = &step.dir {
-        key.field(dir.as_os_str().as_encoded_bytes());
+        key.field(&relative(dir));
     }
     for output in &step.outputs {
-        key.field(output.as_os_str().as_encoded_bytes());
+        key.field(&relative(output));
     }
     for input in &step.inputs {
-        key.field(input.as_os_str().as_encoded_bytes());
-        hash_tree(input, &mut key)?;
+        key.field(&relative(input));
+        hash_tree(input, &relative, &mut key)?;
     }
     Ok(key.finish())
 }
 
-fn hash_tree(path: &Path, key: &mut KeyHasher) -> Result<()> {
+fn hash_tree(path: &Path, relative: &dyn Fn(&Path) -> Vec<u8>, key: &mut KeyHasher) -> Result<()> {
     let Ok(meta) = fs::symlink_metadata(path) else {
         key.field(b"missing");
         return Ok(());
@@ -110,8 +121,8 @@ fn hash_tree(path: &Path, key: &mut KeyHasher) -> Result<()> {
             .collect();
         children.sort();
         for child in children {
-            key.field(child.as_os_str().as_encoded_bytes());
-            hash_tree(&child, key)?;
+            key.field(&relative(&child));
+            hash_tree(&child, relative, key)?;
         }
     } else if meta.is_file() {
         let file = fs::File::open(path).map_err(|e| Error::io("read", path, e))?;
@@ -153,6 +164,26 @@ mod tests {
         fs::remove_file(dir.path().join("out")).unwrap();
         run(&recipe, &cache, &NoReporter, &mut work).unwrap();
         assert_eq!(work.prepare_run, 3);
+    }
+
+    #[test]
+    fn a_copied_project_with_its_outputs_skips_the_step_and_changed_inputs_do_not() {
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        let cache_dir = tempfile::tempdir().unwrap();
+        let cache = Cache::open(cache_dir.path(), true).unwrap();
+        let mut work = Work::default();
+        fs::write(one.path().join("in.txt"), "1").unwrap();
+        run(&recipe(one.path(), "cat in.txt >> out"), &cache, &NoReporter, &mut work).unwrap();
+        for name in ["in.txt", "out"] {
+            fs::copy(one.path().join(name), two.path().join(name)).unwrap();
+        }
+        let copy = recipe(two.path(), "cat in.txt >> out");
+        run(&copy, &cache, &NoReporter, &mut work).unwrap();
+        assert_eq!((work.prepare_run, work.prepare_skipped), (1, 1));
+        fs::write(two.path().join("in.txt"), "2").unwrap();
+        run(&copy, &cache, &NoReporter, &mut work).unwrap();
+        assert_eq!(fs::read_to_string(two.path().join("out")).unwrap(), "12");
+        assert_eq!(work.prepare_run, 2);
     }
 
     #[test]

@@ -221,6 +221,9 @@ namespace = "{ns}"
 
     /// The command [`App::hoist`] runs, to spawn it instead.
     pub(crate) fn command(&self, args: &[&str]) -> Command {
+        if matches!(args.first(), Some(&"up" | &"dev" | &"build")) {
+            self.seed_prepared();
+        }
         let mut command = Command::new(assert_cmd::cargo::cargo_bin!("hoist"));
         for var in STACK_VARS {
             command.env_remove(var);
@@ -250,6 +253,55 @@ namespace = "{ns}"
             command.args(["--registry", registry, "--insecure-registry"]);
         }
         command
+    }
+
+    /// Gives this copy the prepare steps' outputs (`node_modules`, `.next`,
+    /// the backend's wheels) it lacks, from one copy that `hoist build`
+    /// prepared under a lock: every copy's prepare steps then find their
+    /// inputs and outputs as keyed (the key is relative to the stack's
+    /// directory) and skip npm, Next.js and pip, which would otherwise run
+    /// once per copy, one after the other on the build cache's lock, and
+    /// leave half a gigabyte each. `node_modules` is hard-linked (`npm ci`
+    /// removes it before installing); the rest is copied.
+    fn seed_prepared(&self) {
+        static SEEDED: std::sync::Once = std::sync::Once::new();
+        const TEMPLATE: &str = "app-prepared";
+        if self.root.ends_with(TEMPLATE)
+            || hoist_testkit::service_path(hoist_testkit::BASES).is_none()
+        {
+            return;
+        }
+        SEEDED.call_once(|| {
+            let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+            std::fs::create_dir_all(tmp).unwrap();
+            let lock = std::fs::File::create(tmp.join("app-prepared.lock")).unwrap();
+            lock.lock().unwrap();
+            let template = Self::new_in(TEMPLATE, "hoist-prepared", self.node_port, None);
+            let output = template.hoist(&["build"]);
+            assert!(
+                output.status.success(),
+                "the shared prepared copy of the reference app did not build:\n{}",
+                text(&output.stderr)
+            );
+            for (path, link) in [
+                ("frontend/node_modules", true),
+                ("frontend/.next", false),
+                (".hoist/build", false),
+            ] {
+                let (from, to) = (template.dir().join(path), self.dir().join(path));
+                if !from.exists() || to.exists() {
+                    continue;
+                }
+                std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+                let status = Command::new("cp")
+                    .arg(if link { "-al" } else { "-a" })
+                    .arg(&from)
+                    .arg(&to)
+                    .status()
+                    .unwrap();
+                assert!(status.success(), "cp {} {}", from.display(), to.display());
+            }
+        });
     }
 
     /// Whether this run's images go through the registry (the kubelet runs
