@@ -40,8 +40,9 @@ while true; do
     done
   kubectl_ get persistentvolumes -o json 2>/dev/null | jq -r "$released" 2>/dev/null |
     while IFS=$'\t' read -r name dir; do
-      kubectl_ delete persistentvolume "$name" --wait=false >/dev/null &&
-        [[ $dir == "$VOLUMES"/pvc-* ]] && rm -rf "$dir" && echo "deleted $name and $dir"
+      # The directory first: once the volume object is gone, so is its data.
+      [[ $dir == "$VOLUMES"/pvc-* ]] && rm -rf "$dir" &&
+        kubectl_ delete persistentvolume "$name" --wait=false >/dev/null && echo "deleted $dir and $name"
     done
   sleep 2
 done

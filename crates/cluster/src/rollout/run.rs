@@ -253,7 +253,7 @@ impl<'a> Run<'a> {
                 .helm_failed(release, previous, &e.to_string(), outcome, started)
                 .await;
         }
-        let waited = match self.wait_release(release, None, since).await {
+        let waited = match self.wait_release(release, None, since, false).await {
             Ok(w) => w,
             Err(message) => {
                 return self
@@ -303,6 +303,7 @@ impl<'a> Run<'a> {
         release: &ReleasePlan,
         revision: Option<u32>,
         since: Timestamp,
+        restoring: bool,
     ) -> Result<(Waited, Vec<manifest::Owned>), String> {
         let text = self
             .target
@@ -327,6 +328,7 @@ impl<'a> Run<'a> {
             crashloop_restarts: self.plan.options.crashloop_restarts,
             since,
             reporter: self.reporter,
+            restoring,
         };
         Ok((wait.run().await, owned))
     }
@@ -403,7 +405,9 @@ impl<'a> Run<'a> {
         self.undo_to(release, previous, outcome).await
     }
 
-    /// `helm rollback` to `previous`, then the wait until it is Ready: sets
+    /// `helm rollback` to `previous`, then the wait until it is Ready (a
+    /// Deployment once the restored revision serves, while the failed
+    /// revision's pods may still be terminating): sets
     /// the outcome's action and revision, and the ready/desired replicas and
     /// restarts that wait saw (none when the wait could not start).
     pub(crate) async fn undo_to(
@@ -422,7 +426,7 @@ impl<'a> Run<'a> {
             .await?
             .map(|r| r.revision);
         outcome.revision = revision;
-        match self.wait_release(release, None, since).await {
+        match self.wait_release(release, None, since, true).await {
             Ok((waited, _)) => {
                 outcome.counted(&waited);
                 if waited.findings.is_empty() {
