@@ -173,7 +173,13 @@ mod tests {
         let cache = Cache::open(cache_dir.path(), true).unwrap();
         let mut work = Work::default();
         fs::write(one.path().join("in.txt"), "1").unwrap();
-        run(&recipe(one.path(), "cat in.txt >> out"), &cache, &NoReporter, &mut work).unwrap();
+        run(
+            &recipe(one.path(), "cat in.txt >> out"),
+            &cache,
+            &NoReporter,
+            &mut work,
+        )
+        .unwrap();
         for name in ["in.txt", "out"] {
             fs::copy(one.path().join(name), two.path().join(name)).unwrap();
         }
