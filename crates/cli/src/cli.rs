@@ -427,6 +427,8 @@ pub(crate) struct DevArgs {
     pub(crate) registry: RegistryArgs,
     #[command(flatten)]
     pub(crate) cluster: ClusterArgs,
+    #[command(flatten)]
+    pub(crate) engine: EngineArgs,
 }
 
 fn parse_forward(text: &str) -> Result<(String, u16), String> {

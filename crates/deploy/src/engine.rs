@@ -245,7 +245,7 @@ fn project(stack: &Stack, endpoint: &DockerEndpoint, mapping: Option<&Mapping>) 
     EngineProject::new(&stack.project, endpoint.clone(), mapping)
 }
 
-fn plan_error(service: &str, message: &str) -> crate::Error {
+pub(crate) fn plan_error(service: &str, message: &str) -> crate::Error {
     hoist_cluster::Error::from(EngineError::Plan {
         service: service.to_owned(),
         message: message.to_owned(),

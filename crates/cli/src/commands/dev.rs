@@ -9,8 +9,10 @@ use std::io::Write as _;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use hoist_cluster::engine;
 use hoist_cluster::rollout::{self, Action};
-use hoist_deploy::dev::{DevEvent, DevOptions, DevReporter, Timings};
+use hoist_config::Engine;
+use hoist_deploy::dev::{CycleOutcome, DevEvent, DevOptions, DevReporter, Timings};
 use hoist_deploy::{BuildSettings, LogLine, LogSink, Step, StepState, UpOptions};
 use hoist_imager::TaskId;
 use serde_json::json;
@@ -41,8 +43,18 @@ pub(crate) async fn run(global: &Global, args: &DevArgs) -> anyhow::Result<ExitC
         forwards: args.ports.clone(),
         cleanup: args.cleanup,
         logs: !args.no_logs,
+        engine: Some(if super::engine::docker(&stack, &args.engine) {
+            Engine::Docker
+        } else {
+            Engine::Kubernetes
+        }),
         ..DevOptions::default()
     };
+    if options.engine == Some(Engine::Docker)
+        && let Some(code) = super::engine::refuse_registry(&options.up)
+    {
+        return Ok(code);
+    }
     let json = global.json || args.events == DevEvents::Json;
     let printer = Printer {
         steps: if json {
@@ -134,34 +146,7 @@ impl Printer {
                 cycle,
                 outcome,
                 timings,
-            } => {
-                let mut out = super::up::findings(&outcome.findings);
-                let rolled: Vec<String> = outcome
-                    .services
-                    .iter()
-                    .filter_map(|s| {
-                        let r = s.rollout.as_ref()?;
-                        (r.action != Action::Unchanged)
-                            .then(|| format!("{} {}", s.service, action(r.action)))
-                    })
-                    .collect();
-                let _ = write!(
-                    out,
-                    "cycle {cycle} {} in {} ({}){}",
-                    if outcome.succeeded { "ready" } else { "FAILED" },
-                    seconds(timings.total),
-                    breakdown(timings),
-                    if rolled.is_empty() {
-                        "; nothing to roll".to_owned()
-                    } else {
-                        format!(": {}", rolled.join(", "))
-                    }
-                );
-                if !outcome.succeeded {
-                    out.push_str("; the previous version still serves; watching");
-                }
-                out
-            }
+            } => finished(*cycle, outcome, timings),
             DevEvent::CycleFailed { cycle, error } => {
                 format!(
                     "cycle {cycle} FAILED: {error}; the previous version still serves; watching"
@@ -169,6 +154,9 @@ impl Printer {
             }
             DevEvent::Forwarding { service, url, port } => {
                 format!("forwarding {service}: {url} -> pod port {port}")
+            }
+            DevEvent::Published { service, url } => {
+                format!("{service}: {url} (published by the Docker engine)")
             }
             DevEvent::ForwardFailed { service, error } => {
                 format!("forward to {service}: {error}")
@@ -181,6 +169,61 @@ impl Printer {
             .to_owned(),
         }
     }
+}
+
+/// A finished cycle: its findings, then one line with the time and what rolled.
+fn finished(cycle: u32, outcome: &CycleOutcome, timings: &Timings) -> String {
+    let (mut out, rolled, still_serves) = match outcome {
+        CycleOutcome::Kubernetes(outcome) => (
+            super::up::findings(&outcome.findings),
+            outcome
+                .services
+                .iter()
+                .filter_map(|s| {
+                    let r = s.rollout.as_ref()?;
+                    (r.action != Action::Unchanged)
+                        .then(|| format!("{} {}", s.service, action(r.action)))
+                })
+                .collect::<Vec<_>>(),
+            "the previous version still serves",
+        ),
+        CycleOutcome::Docker(outcome) => (
+            super::engine::findings(&outcome.findings),
+            outcome
+                .services
+                .iter()
+                .filter_map(|s| {
+                    let run = s.run.as_ref()?;
+                    let changed = run
+                        .containers
+                        .iter()
+                        .any(|c| c.action != engine::Action::Unchanged);
+                    changed.then(|| {
+                        let state = if run.ready { "replaced" } else { "not ready" };
+                        format!("{} {state}", s.service)
+                    })
+                })
+                .collect::<Vec<_>>(),
+            "the failed container is kept stopped with its logs",
+        ),
+    };
+    let succeeded = outcome.succeeded();
+    let _ = write!(
+        out,
+        "cycle {cycle} {} in {} ({}){}",
+        if succeeded { "ready" } else { "FAILED" },
+        seconds(timings.total),
+        breakdown(timings),
+        if rolled.is_empty() {
+            "; nothing to roll".to_owned()
+        } else {
+            format!(": {}", rolled.join(", "))
+        }
+    );
+    if !succeeded {
+        let _ = write!(out, "; {still_serves}; watching");
+    }
+    out
 }
 
 fn list(services: &[String]) -> String {

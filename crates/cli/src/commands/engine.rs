@@ -36,10 +36,8 @@ pub(crate) async fn up(
     stack: &Stack,
     options: &UpOptions,
 ) -> anyhow::Result<ExitCode> {
-    if options.cluster.registry.is_some() {
-        return Ok(usage(
-            "--registry is for clusters that pull images; the Docker engine runs the images hoist loads into its daemon: leave --registry out, or use --engine kubernetes",
-        ));
+    if let Some(code) = refuse_registry(options) {
+        return Ok(code);
     }
     let steps = Steps::new(global.json);
     let result = hoist_deploy::engine::up(stack, options, &steps).await;
@@ -58,6 +56,15 @@ pub(crate) async fn up(
     } else {
         exit::FAILURE
     }))
+}
+
+/// `--registry` is for clusters: the usage error, when it was given.
+pub(crate) fn refuse_registry(options: &UpOptions) -> Option<ExitCode> {
+    options.cluster.registry.is_some().then(|| {
+        usage(
+            "--registry is for clusters that pull images; the Docker engine runs the images hoist loads into its daemon: leave --registry out, or use --engine kubernetes",
+        )
+    })
 }
 
 /// The findings first, what was not started, then the table.
@@ -107,7 +114,7 @@ pub(crate) fn human_up(outcome: &EngineUpOutcome) -> String {
 }
 
 /// Findings for people: service, container, cause, message, fix, log tail.
-fn findings(findings: &[Finding]) -> String {
+pub(crate) fn findings(findings: &[Finding]) -> String {
     let mut out = String::new();
     for finding in findings {
         deploy::finding(

@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::app::{App, free_port, http, text};
+use crate::engine::{Cleanup, retarget};
 
 /// The frontend's node port (30105-30109 are this suite's).
 const NODE_PORT: u16 = 30105;
@@ -371,4 +372,148 @@ fn dev_rebuilds_and_rolls_only_what_a_change_affects_and_serves_it_through_the_f
 
     let output = app.kubectl(&["delete", "namespace", &app.namespace, "--wait=false"]);
     assert!(output.status.success(), "{}", text(&output.stderr));
+}
+
+/// The container IDs of `service` in the project, as the daemon lists them.
+fn container_ids(cleanup: &Cleanup, service: &str) -> Vec<String> {
+    let project = format!("label=hoist.dev/project={}", cleanup.project);
+    let service = format!("label=hoist.dev/service={service}");
+    let mut ids: Vec<String> = cleanup
+        .docker(&["ps", "-q", "--filter", &project, "--filter", &service])
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+#[allow(clippy::too_many_lines)] // One session through the cases, in order.
+fn dev_on_the_docker_engine_rebuilds_and_replaces_only_what_a_change_affects() {
+    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+        return;
+    };
+    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let mut app = App::new(
+        "dev-docker",
+        NODE_PORT,
+        Some(home.path().join("no-kubeconfig")),
+    )
+    .on_docker(&host);
+    let project = format!("hoist-devd-{}", std::process::id());
+    let cleanup = Cleanup {
+        host,
+        project: project.clone(),
+    };
+    cleanup.run(); // What an earlier, killed run of this pid left.
+    let (frontend_port, backend_port) = (free_port(), free_port());
+    retarget(&app, &project, frontend_port, "");
+    let stack = std::fs::read_to_string(app.stack_file()).unwrap();
+    let published = stack.replacen(
+        "[services.backend]\ndepends_on = [\"database\"]\n",
+        &format!("[services.backend]\ndepends_on = [\"database\"]\npublish = {backend_port}\n"),
+        1,
+    );
+    assert_ne!(published, stack, "the backend's table moved");
+    std::fs::write(app.stack_file(), published).unwrap();
+    let password = app.planted[0].clone();
+    let database_url = format!("postgresql://todo:{password}@{project}-database:5432/todo");
+    let backend_url = format!("http://{project}-backend:8000");
+    app.write_env(&[
+        ("DATABASE_URL", database_url.as_str()),
+        ("BACKEND_URL", backend_url.as_str()),
+    ]);
+    app.planted.push(database_url);
+    let original = std::fs::read_to_string(app.dir().join("backend/todo_api/app.py")).unwrap();
+
+    // Forwards are the cluster's: refused here before anything starts.
+    let refused = app.hoist(&["dev", "--engine", "docker", "--port", "frontend=1"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", text(&refused.stderr));
+    assert!(
+        text(&refused.stderr).contains("leave --port out and set `publish`"),
+        "{}",
+        text(&refused.stderr)
+    );
+
+    let mut dev = Dev::start(&app, &["--engine", "docker"]);
+    let (_, first) = dev.cycle_end(0, Duration::from_secs(900), "the first up");
+    assert_eq!(first["event"], "cycle-finished", "{first}");
+    assert_eq!(first["outcome"]["succeeded"], true, "{first}");
+    assert_eq!(first["outcome"]["engine"], "docker", "{first}");
+    let (_, url) = dev.wait(0, Duration::from_secs(10), "the frontend's URL", |e| {
+        e["event"] == "published" && e["service"] == "frontend"
+    });
+    assert_eq!(url["url"], format!("http://127.0.0.1:{frontend_port}/"));
+    let page = get(frontend_port, "/").expect("the frontend at its published port");
+    assert!(page.contains("<html"), "{page}");
+
+    // One backend source file: only the backend rebuilt and replaced.
+    let (frontend, database) = (
+        container_ids(&cleanup, "frontend"),
+        container_ids(&cleanup, "database"),
+    );
+    assert_eq!((frontend.len(), database.len()), (1, 1));
+    let mark = dev.len();
+    write_backend(&app, &original, "docker-edit", false);
+    until_served(backend_port, "docker-edit", Duration::from_secs(300));
+    let (_, cycle) = dev.cycle_end(mark, Duration::from_secs(60), "the backend cycle");
+    let outcome = &cycle["outcome"];
+    assert_eq!(outcome["succeeded"], true, "{cycle}");
+    let names: Vec<&str> = outcome["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["service"].as_str())
+        .collect();
+    assert_eq!(names, ["backend"], "{cycle}");
+    let backend = service(outcome, "backend").unwrap();
+    assert_eq!(backend["build"]["cached"], false, "{cycle}");
+    assert_eq!(
+        backend["run"]["containers"][0]["action"], "replaced",
+        "{cycle}"
+    );
+    assert_eq!(container_ids(&cleanup, "frontend"), frontend);
+    assert_eq!(container_ids(&cleanup, "database"), database);
+    // The new container's lines arrive, with no planted secret in them.
+    dev.wait(
+        mark,
+        Duration::from_secs(30),
+        "a log line of the new backend",
+        |e| e["event"] == "log" && e["line"]["service"] == "backend",
+    );
+
+    let printed = serde_json::to_string(&*dev.events.lock().unwrap()).unwrap();
+    for secret in &app.planted {
+        assert!(
+            !printed.contains(secret.as_str()),
+            "a planted secret was printed"
+        );
+    }
+
+    // SIGINT leaves the containers running.
+    let stopped = dev.interrupt();
+    assert_eq!(
+        stopped["outcome"]["removed"],
+        serde_json::json!([]),
+        "{stopped}"
+    );
+    assert_eq!(container_ids(&cleanup, "frontend"), frontend);
+
+    // --cleanup removes the project's containers on the way out.
+    let mut dev = Dev::start(&app, &["--engine", "docker", "--cleanup", "--no-logs"]);
+    let (_, first) = dev.cycle_end(0, Duration::from_secs(600), "the --cleanup session's up");
+    assert_eq!(first["outcome"]["succeeded"], true, "{first}");
+    assert_eq!(first["outcome"]["changed"], false, "{first}");
+    let stopped = dev.interrupt();
+    let removed = stopped["outcome"]["removed"].to_string();
+    for service in ["database", "backend", "frontend"] {
+        assert!(
+            removed.contains(&format!("{project}-{service}-1")),
+            "{stopped}"
+        );
+    }
+    assert!(container_ids(&cleanup, "backend").is_empty());
 }

@@ -30,7 +30,7 @@ const UNUSED_NODE_PORT: u16 = 30089;
 
 /// Renames the copy's project (every Docker name derives from it) and
 /// publishes the frontend on `port`; `extra` is appended at the top level.
-fn retarget(app: &App, project: &str, port: u16, extra: &str) {
+pub(crate) fn retarget(app: &App, project: &str, port: u16, extra: &str) {
     let text = std::fs::read_to_string(app.stack_file()).unwrap();
     let text = text
         .replace(
@@ -43,13 +43,13 @@ fn retarget(app: &App, project: &str, port: u16, extra: &str) {
 }
 
 /// Removes whatever the project left on the daemon, also when the test fails.
-struct Cleanup {
-    host: String,
-    project: String,
+pub(crate) struct Cleanup {
+    pub(crate) host: String,
+    pub(crate) project: String,
 }
 
 impl Cleanup {
-    fn docker(&self, args: &[&str]) -> String {
+    pub(crate) fn docker(&self, args: &[&str]) -> String {
         Command::new("docker")
             .env("DOCKER_HOST", &self.host)
             .args(args)
@@ -58,7 +58,7 @@ impl Cleanup {
             .unwrap_or_default()
     }
 
-    fn run(&self) {
+    pub(crate) fn run(&self) {
         let filter = format!("label=hoist.dev/project={}", self.project);
         for id in self
             .docker(&["ps", "-aq", "--filter", &filter])

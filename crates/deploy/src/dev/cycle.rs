@@ -1,6 +1,8 @@
 //! One cycle of the loop: which services a change rebuilds and rolls, then
 //! the same composition as `up` (build, deliver by digest, plan, rollout)
-//! on exactly those, with the images of the others as they were.
+//! on exactly those, with the images of the others as they were; on the
+//! Docker engine, `up --engine docker` of exactly those (`--only`), whose
+//! cached builds and fingerprints leave the others' containers alone.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
@@ -10,11 +12,20 @@ use std::time::{Duration, Instant};
 use hoist_cluster::rollout::{self, Action};
 use hoist_config::Stack;
 
-use super::{DevEvent, DevOptions, DevReporter, Timings};
+use super::{CycleOutcome, DevEvent, DevOptions, DevReporter, Timings};
 use crate::images::DeliverSummary;
 use crate::report::{Reporter, Step, StepState};
 use crate::up::Session;
-use crate::{Result, UpOutcome, prepare};
+use crate::{Result, UpOptions, prepare};
+
+/// Where a cycle deploys.
+#[derive(Clone, Copy)]
+pub(crate) enum Runner<'a> {
+    /// The cluster of the session.
+    Cluster(&'a Session),
+    /// The Docker engine `DOCKER_HOST` names.
+    Docker,
+}
 
 /// What changed since the last cycle.
 #[derive(Debug, Clone, Default)]
@@ -63,38 +74,37 @@ impl State {
     pub(crate) async fn run(
         &mut self,
         stack: &mut Stack,
-        session: &Session,
+        runner: Runner<'_>,
         options: &DevOptions,
         change: &Change,
         reporter: &dyn DevReporter,
-    ) -> bool {
+    ) -> Option<CycleOutcome> {
         let cycle = self.next;
         self.next += 1;
         let started = Instant::now();
         let timing = Timing::new(reporter);
         match self
-            .cycle(stack, session, options, change, cycle, &timing)
+            .cycle(stack, runner, options, change, cycle, &timing)
             .await
         {
             Ok(outcome) => {
-                let ok = outcome.succeeded;
                 let mut timings = timing.timings(started);
                 timings.waited = change.first_seen.map_or(Duration::ZERO, |seen| {
                     started.saturating_duration_since(seen)
                 });
                 reporter.on_dev(&DevEvent::CycleFinished {
                     cycle,
-                    outcome: Box::new(outcome),
+                    outcome: outcome.clone(),
                     timings,
                 });
-                ok
+                Some(outcome)
             }
             Err(error) => {
                 reporter.on_dev(&DevEvent::CycleFailed {
                     cycle,
                     error: hoist_cluster::kubeconfig::error_chain(&error),
                 });
-                false
+                None
             }
         }
     }
@@ -102,12 +112,12 @@ impl State {
     async fn cycle(
         &mut self,
         stack: &mut Stack,
-        session: &Session,
+        runner: Runner<'_>,
         options: &DevOptions,
         change: &Change,
         cycle: u32,
         reporter: &Timing<'_>,
-    ) -> Result<UpOutcome> {
+    ) -> Result<CycleOutcome> {
         if change.stack_file {
             *stack = Stack::load(&stack.path, stack.profile.as_deref())?;
         }
@@ -132,6 +142,18 @@ impl State {
             rebuild: ordered(&full.services, &rebuild),
             roll: ordered(&full.services, &roll),
         });
+        let session = match runner {
+            Runner::Cluster(session) => session,
+            Runner::Docker => {
+                let options = UpOptions {
+                    services: ordered(&full.services, &roll),
+                    only: true,
+                    ..options.up.clone()
+                };
+                let outcome = crate::engine::up(stack, &options, reporter).await?;
+                return Ok(CycleOutcome::Docker(Box::new(outcome)));
+            }
+        };
         let selection = prepare::Selection {
             levels: full
                 .levels
@@ -168,7 +190,7 @@ impl State {
                     .insert(service.service.clone(), delivered.clone());
             }
         }
-        Ok(outcome)
+        Ok(CycleOutcome::Kubernetes(Box::new(outcome)))
     }
 }
 

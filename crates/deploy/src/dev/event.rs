@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::engine::EngineUpOutcome;
 use crate::{LogLine, LogSink, NoReporter, Reporter, UpOutcome};
 
 /// One event of the loop.
@@ -34,7 +35,7 @@ pub enum DevEvent {
         /// Its number.
         cycle: u32,
         /// What `up` did in it.
-        outcome: Box<UpOutcome>,
+        outcome: CycleOutcome,
         /// Where its time went.
         timings: Timings,
     },
@@ -55,6 +56,14 @@ pub enum DevEvent {
         /// The pods' port it reaches.
         port: u16,
     },
+    /// On the Docker engine: a service published on the Docker host, the
+    /// URL to open (no forward is needed there).
+    Published {
+        /// The service.
+        service: String,
+        /// `http://127.0.0.1:<published port>/`.
+        url: String,
+    },
     /// A forwarded connection could not reach a pod.
     ForwardFailed {
         /// The service.
@@ -67,6 +76,28 @@ pub enum DevEvent {
         /// The deployment is removed next.
         cleanup: bool,
     },
+}
+
+/// What one cycle's `up` did: on Kubernetes or on the Docker engine. Its
+/// JSON is the outcome's own, as `hoist up --json` prints it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum CycleOutcome {
+    /// `up` on the cluster.
+    Kubernetes(Box<UpOutcome>),
+    /// `up --engine docker`.
+    Docker(Box<EngineUpOutcome>),
+}
+
+impl CycleOutcome {
+    /// Every service the cycle rolled is ready.
+    #[must_use]
+    pub fn succeeded(&self) -> bool {
+        match self {
+            Self::Kubernetes(outcome) => outcome.succeeded,
+            Self::Docker(outcome) => outcome.succeeded,
+        }
+    }
 }
 
 /// Where one cycle's time went, from the first change seen (the save) to

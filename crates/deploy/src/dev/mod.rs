@@ -39,6 +39,11 @@
 //! - Stopping (the `shutdown` future, Ctrl-C in the CLI) stops watching,
 //!   forwarding and logs and leaves the deployment; `cleanup` removes it as
 //!   `down` does (claims kept).
+//! - On the Docker engine ([`DevOptions::engine`], else hoist.toml's
+//!   `engine`) the same loop runs `up --engine docker` for each cycle; what
+//!   differs (published ports instead of forwards, a failed start-up not
+//!   kept beside the old container) is in the `docker` module's notes, and
+//!   in the README.
 //!
 //! ```no_run
 //! # async fn example() -> hoist_deploy::Result<()> {
@@ -53,23 +58,25 @@
 //! ```
 
 mod cycle;
+mod docker;
 mod event;
 mod forward;
 mod logs;
 mod watch;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 use std::time::Duration;
 
-use hoist_config::Stack;
+use hoist_config::{Engine, Stack};
 use serde::Serialize;
 
-pub use event::{DevEvent, DevReporter, NoDevReporter, Timings};
+pub use event::{CycleOutcome, DevEvent, DevReporter, NoDevReporter, Timings};
 
 use crate::lifecycle::{DownOptions, down};
 use crate::up::Session;
 use crate::{Result, UpOptions, prepare};
+use cycle::Runner;
 
 /// What `dev` is asked to do.
 #[derive(Debug, Clone)]
@@ -85,6 +92,8 @@ pub struct DevOptions {
     pub debounce: Duration,
     /// Stream the services' logs.
     pub logs: bool,
+    /// Where the stack runs; `None`: hoist.toml's `engine`.
+    pub engine: Option<Engine>,
 }
 
 impl Default for DevOptions {
@@ -98,6 +107,7 @@ impl Default for DevOptions {
             cleanup: false,
             debounce: Duration::from_millis(150),
             logs: true,
+            engine: None,
         }
     }
 }
@@ -109,7 +119,8 @@ pub struct DevOutcome {
     pub cycles: u32,
     /// Cycles that ended with every rolled service Ready.
     pub succeeded: u32,
-    /// The releases removed on the way out (`cleanup`).
+    /// The releases (on the Docker engine, the containers) removed on the
+    /// way out (`cleanup`).
     pub removed: Vec<String>,
 }
 
@@ -131,55 +142,67 @@ pub async fn dev(
     shutdown: impl Future<Output = ()>,
 ) -> Result<DevOutcome> {
     let mut stack = stack;
+    let on_docker = options.engine.unwrap_or(stack.engine) == Engine::Docker;
     let selection = prepare::select(&stack, &options.up)?;
-    let forwards = forward::plan(&stack, &selection.services, &options.forwards)?;
+    let forwards = if on_docker {
+        docker::check(options)?;
+        Vec::new()
+    } else {
+        forward::plan(&stack, &selection.services, &options.forwards)?
+    };
     let listeners = forward::bind(&forwards)?;
     let mut watcher = watch::Watcher::start(&stack, &selection, &options.up.env, options.debounce)?;
     reporter.on_dev(&DevEvent::Watching {
         roots: watcher.roots(),
     });
-    let session = Session::open(&stack, &options.up.cluster).await?;
-    let client = session.cluster.target.client.clone();
-    let namespace = stack.namespace.clone();
-    let releases: BTreeMap<String, String> = selection
-        .services
-        .iter()
-        .map(|s| (crate::plan::release_name(&stack, s), s.clone()))
-        .collect();
-    let masks = crate::logs::masks(&stack, &options.up.env);
-
+    let session = if on_docker {
+        None
+    } else {
+        Some(Session::open(&stack, &options.up.cluster).await?)
+    };
+    let runner = session.as_ref().map_or(Runner::Docker, Runner::Cluster);
+    let (running, started) = tokio::sync::mpsc::unbounded_channel();
+    // The stack as the session started (the cycles may reload it).
+    let initial = stack.clone();
     // Forwards and logs run beside the cycles, in this task: the old pods
     // keep serving through the forward while a cycle rolls new ones.
     let background = async {
-        let serving = futures::future::join_all(
-            forwards
-                .iter()
-                .zip(listeners)
-                .map(|(f, l)| forward::serve(l, &client, &namespace, f, reporter)),
-        );
-        let following = async {
-            if options.logs {
-                logs::follow(&client, &namespace, &releases, &masks, reporter).await;
+        match &session {
+            Some(session) => {
+                beside_cluster(
+                    &initial, session, &selection, &forwards, listeners, options, reporter,
+                )
+                .await;
             }
-        };
-        futures::future::join(serving, following).await;
+            None if options.logs => {
+                docker::follow(&initial, options, started, reporter).await;
+            }
+            None => {}
+        }
         // Nothing left to serve: wait for the loop.
         std::future::pending::<()>().await;
     };
     let cycles = async {
         let mut state = cycle::State::default();
         let mut outcome = DevOutcome::default();
-        let ok = state
+        let mut published = BTreeSet::new();
+        let mut ended = |result: Option<CycleOutcome>, outcome: &mut DevOutcome| {
+            outcome.cycles += 1;
+            outcome.succeeded += u32::from(result.as_ref().is_some_and(CycleOutcome::succeeded));
+            if let Some(CycleOutcome::Docker(up)) = &result {
+                let _ = running.send(docker::after_cycle(up, &mut published, reporter));
+            }
+        };
+        let first = state
             .run(
                 &mut stack,
-                &session,
+                runner,
                 options,
                 &cycle::Change::everything(),
                 reporter,
             )
             .await;
-        outcome.cycles += 1;
-        outcome.succeeded += u32::from(ok);
+        ended(first, &mut outcome);
         for forward in &forwards {
             reporter.on_dev(&DevEvent::Forwarding {
                 service: forward.service.clone(),
@@ -194,18 +217,17 @@ pub async fn dev(
                 change = watcher.next() => change?,
             };
             let Some(change) = change else { break };
-            let ok = state
-                .run(&mut stack, &session, options, &change, reporter)
+            let result = state
+                .run(&mut stack, runner, options, &change, reporter)
                 .await;
             if change.stack_file {
                 watcher.update(&stack, &options.up)?;
             }
-            outcome.cycles += 1;
-            outcome.succeeded += u32::from(ok);
+            ended(result, &mut outcome);
         }
-        Ok::<_, crate::Error>(outcome)
+        Ok::<_, crate::Error>((outcome, stack))
     };
-    let mut outcome = tokio::select! {
+    let (mut outcome, stack) = tokio::select! {
         () = background => unreachable!("the background work never ends by itself"),
         result = cycles => result?,
     };
@@ -214,18 +236,66 @@ pub async fn dev(
         cleanup: options.cleanup,
     });
     if options.cleanup {
-        let removed = down(
-            &stack,
-            &DownOptions {
-                services: selection.services.clone(),
-                volumes: false,
-                env: options.up.env.clone(),
-                cluster: options.up.cluster.clone(),
-            },
-            reporter,
-        )
-        .await?;
-        outcome.removed = removed.releases;
+        outcome.removed = remove(&stack, &selection.services, options, on_docker, reporter).await?;
     }
     Ok(outcome)
+}
+
+/// `cleanup`: what `down` removes, as `down` does (claims and volumes kept).
+async fn remove(
+    stack: &Stack,
+    services: &[String],
+    options: &DevOptions,
+    on_docker: bool,
+    reporter: &dyn DevReporter,
+) -> Result<Vec<String>> {
+    let down_options = DownOptions {
+        // The engine removes the whole project.
+        services: if on_docker {
+            Vec::new()
+        } else {
+            services.to_vec()
+        },
+        volumes: false,
+        env: options.up.env.clone(),
+        cluster: options.up.cluster.clone(),
+    };
+    Ok(if on_docker {
+        crate::engine::down(stack, &down_options).await?.containers
+    } else {
+        down(stack, &down_options, reporter).await?.releases
+    })
+}
+
+/// The forwards and the pods' logs of a session on the cluster, until they
+/// end.
+async fn beside_cluster(
+    stack: &Stack,
+    session: &Session,
+    selection: &prepare::Selection,
+    forwards: &[forward::Forward],
+    listeners: Vec<tokio::net::TcpListener>,
+    options: &DevOptions,
+    reporter: &dyn DevReporter,
+) {
+    let client = &session.cluster.target.client;
+    let namespace = &stack.namespace;
+    let releases: BTreeMap<String, String> = selection
+        .services
+        .iter()
+        .map(|s| (crate::plan::release_name(stack, s), s.clone()))
+        .collect();
+    let masks = crate::logs::masks(stack, &options.up.env);
+    let serving = futures::future::join_all(
+        forwards
+            .iter()
+            .zip(listeners)
+            .map(|(f, l)| forward::serve(l, client, namespace, f, reporter)),
+    );
+    let following = async {
+        if options.logs {
+            logs::follow(client, namespace, &releases, &masks, reporter).await;
+        }
+    };
+    futures::future::join(serving, following).await;
 }
