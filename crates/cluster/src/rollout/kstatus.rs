@@ -156,19 +156,6 @@ pub(crate) fn endpoints(e: &Endpoints) -> Status {
 }
 
 /// Ready and wanted replicas of a workload (zeros for other kinds).
-/// After a rollback: the restored revision has every replica updated, ready
-/// and available, whatever the failed revision's pods are still doing (they
-/// terminate in their own time, their evidence already taken).
-pub(crate) fn deployment_restored(d: &Deployment) -> bool {
-    let desired = count(d.spec.as_ref().and_then(|s| s.replicas).or(Some(1)));
-    d.status.as_ref().is_some_and(|status| {
-        !stale(d.metadata.generation, status.observed_generation)
-            && count(status.updated_replicas) >= desired
-            && count(status.ready_replicas) >= desired
-            && count(status.available_replicas) >= desired
-    })
-}
-
 pub(crate) fn deployment_replicas(d: &Deployment) -> Replicas {
     Replicas {
         ready: count(d.status.as_ref().and_then(|s| s.ready_replicas)),
@@ -224,27 +211,6 @@ mod tests {
             deployment(&d),
             Status::InProgress("1 old replicas pending termination".into())
         );
-    }
-
-    #[test]
-    fn a_restored_revision_is_serving_while_the_failed_pods_terminate() {
-        let restored = serde_json::json!({
-            "metadata": {"name": "web", "generation": 4},
-            "spec": {"replicas": 1, "selector": {}, "template": {}},
-            "status": {"observedGeneration": 4, "replicas": 2, "updatedReplicas": 1,
-                       "readyReplicas": 1, "availableReplicas": 1}
-        });
-        assert!(deployment_restored(&deploy(restored.clone())));
-        assert!(matches!(
-            deployment(&deploy(restored.clone())),
-            Status::InProgress(_)
-        ));
-        let mut unavailable = restored.clone();
-        unavailable["status"]["availableReplicas"] = 0.into();
-        assert!(!deployment_restored(&deploy(unavailable)));
-        let mut stale = restored;
-        stale["status"]["observedGeneration"] = 3.into();
-        assert!(!deployment_restored(&deploy(stale)));
     }
 
     #[test]

@@ -87,7 +87,6 @@ async fn wait_with(script: Script, deadline: Duration) -> super::wait::Waited {
         crashloop_restarts: 2,
         since: Timestamp::now(),
         reporter: &NoReporter,
-        restoring: false,
     }
     .run()
     .await;

@@ -253,7 +253,7 @@ impl<'a> Run<'a> {
                 .helm_failed(release, previous, &e.to_string(), outcome, started)
                 .await;
         }
-        let waited = match self.wait_release(release, None, since, false).await {
+        let waited = match self.wait_release(release, None, since).await {
             Ok(w) => w,
             Err(message) => {
                 return self
@@ -303,7 +303,6 @@ impl<'a> Run<'a> {
         release: &ReleasePlan,
         revision: Option<u32>,
         since: Timestamp,
-        restoring: bool,
     ) -> Result<(Waited, Vec<manifest::Owned>), String> {
         let text = self
             .target
@@ -328,7 +327,6 @@ impl<'a> Run<'a> {
             crashloop_restarts: self.plan.options.crashloop_restarts,
             since,
             reporter: self.reporter,
-            restoring,
         };
         Ok((wait.run().await, owned))
     }
@@ -405,9 +403,7 @@ impl<'a> Run<'a> {
         self.undo_to(release, previous, outcome).await
     }
 
-    /// `helm rollback` to `previous`, then the wait until it is Ready (a
-    /// Deployment once the restored revision serves, while the failed
-    /// revision's pods may still be terminating): sets
+    /// `helm rollback` to `previous`, then the wait until it is Ready: sets
     /// the outcome's action and revision, and the ready/desired replicas and
     /// restarts that wait saw (none when the wait could not start).
     pub(crate) async fn undo_to(
@@ -426,7 +422,7 @@ impl<'a> Run<'a> {
             .await?
             .map(|r| r.revision);
         outcome.revision = revision;
-        match self.wait_release(release, None, since, true).await {
+        match self.wait_release(release, None, since).await {
             Ok((waited, _)) => {
                 outcome.counted(&waited);
                 if waited.findings.is_empty() {

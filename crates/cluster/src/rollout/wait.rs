@@ -42,10 +42,6 @@ pub(crate) struct Wait<'a> {
     /// When the change being waited for was made (the helm call).
     pub(crate) since: Timestamp,
     pub(crate) reporter: &'a dyn Reporter,
-    /// Waiting for a rollback: a Deployment is Ready once the restored
-    /// revision serves ([`kstatus::deployment_restored`]), not only once
-    /// the failed revision's pods are gone.
-    pub(crate) restoring: bool,
 }
 
 /// How a wait ended.
@@ -231,7 +227,7 @@ impl Wait<'_> {
         let mut view = View::default();
         let mut rolling = false;
         for o in self.owned {
-            let (status, replicas) = object_status(stores, o, &all_pods, self.restoring);
+            let (status, replicas) = object_status(stores, o, &all_pods);
             if let Some(r) = replicas {
                 view.replicas.ready += r.ready;
                 view.replicas.desired += r.desired;
@@ -370,12 +366,7 @@ async fn logs(
 }
 
 /// The status of one owned object (with its replicas, for workloads).
-fn object_status(
-    stores: &Stores,
-    o: &Owned,
-    pods: &[Arc<Pod>],
-    restoring: bool,
-) -> (Status, Option<Replicas>) {
+fn object_status(stores: &Stores, o: &Owned, pods: &[Arc<Pod>]) -> (Status, Option<Replicas>) {
     let (status, replicas) = match o.kind {
         Kind::Deployment => by_name(&stores.deployments, &o.name)
             .map(|d| (kstatus::deployment(&d), kstatus::deployment_replicas(&d)))
@@ -400,14 +391,7 @@ fn object_status(
         ),
     };
     let mut status = status.unwrap_or_else(|| Status::InProgress("not created yet".into()));
-    if restoring && o.kind == Kind::Deployment {
-        if matches!(status, Status::InProgress(_))
-            && by_name(&stores.deployments, &o.name)
-                .is_some_and(|d| kstatus::deployment_restored(&d))
-        {
-            status = Status::Ready;
-        }
-    } else if status == Status::Ready && o.kind.is_workload() {
+    if status == Status::Ready && o.kind.is_workload() {
         let selector = o.pods.as_deref().map(parse_selector).unwrap_or_default();
         let old = pods
             .iter()
