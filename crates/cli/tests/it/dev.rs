@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::app::{App, free_port, http, text};
-use crate::engine::{Cleanup, retarget};
+use crate::engine::{Cleanup, OnEngine};
 
 /// The frontend's node port (30105-30109 are this suite's).
 const NODE_PORT: u16 = 30105;
@@ -177,6 +177,27 @@ fn service<'a>(outcome: &'a Value, name: &str) -> Option<&'a Value> {
         .find(|s| s["service"] == name)
 }
 
+/// The cycle after `mark`, which must have succeeded with the backend
+/// alone in it, built again.
+fn backend_cycle(dev: &mut Dev, mark: usize) -> Value {
+    let (_, cycle) = dev.cycle_end(mark, Duration::from_secs(60), "the backend cycle");
+    let outcome = &cycle["outcome"];
+    assert_eq!(outcome["succeeded"], true, "{cycle}");
+    let names: Vec<&str> = outcome["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["service"].as_str())
+        .collect();
+    assert_eq!(names, ["backend"], "{cycle}");
+    assert_eq!(
+        service(outcome, "backend").unwrap()["build"]["cached"],
+        false,
+        "{cycle}"
+    );
+    cycle
+}
+
 /// The backend's /health handler answering `marker`, or a module that fails on import.
 fn write_backend(app: &App, original: &str, marker: &str, broken: bool) {
     let mut source = original.replace(
@@ -229,18 +250,8 @@ fn dev_rebuilds_and_rolls_only_what_a_change_affects_and_serves_it_through_the_f
     let mark = dev.len();
     write_backend(&app, &original, "edit-1", false);
     until_served(backend_port, "edit-1", Duration::from_secs(300));
-    let (_, cycle) = dev.cycle_end(mark, Duration::from_secs(60), "the backend cycle");
-    let outcome = &cycle["outcome"];
-    assert_eq!(outcome["succeeded"], true, "{cycle}");
-    let names: Vec<&str> = outcome["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["service"].as_str())
-        .collect();
-    assert_eq!(names, ["backend"], "{cycle}");
-    let backend = service(outcome, "backend").unwrap();
-    assert_eq!(backend["build"]["cached"], false, "{cycle}");
+    let cycle = backend_cycle(&mut dev, mark);
+    let backend = service(&cycle["outcome"], "backend").unwrap();
     assert_eq!(backend["deliver"]["skipped"], false, "{cycle}");
     assert_eq!(backend["rollout"]["action"], "upgraded", "{cycle}");
     for event in dev.since(mark) {
@@ -390,27 +401,18 @@ fn container_ids(cleanup: &Cleanup, service: &str) -> Vec<String> {
 #[test]
 #[allow(clippy::too_many_lines)] // One session through the cases, in order.
 fn dev_on_the_docker_engine_rebuilds_and_replaces_only_what_a_change_affects() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+    let Some(on) = OnEngine::start("dev-docker", "hoist-devd", NODE_PORT) else {
         return;
     };
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
-        return;
-    }
-    let home = tempfile::tempdir().unwrap();
-    let mut app = App::new(
-        "dev-docker",
-        NODE_PORT,
-        Some(home.path().join("no-kubeconfig")),
-    )
-    .on_docker(&host);
-    let project = format!("hoist-devd-{}", std::process::id());
-    let cleanup = Cleanup {
-        host,
-        project: project.clone(),
-    };
-    cleanup.run(); // What an earlier, killed run of this pid left.
-    let (frontend_port, backend_port) = (free_port(), free_port());
-    retarget(&app, &project, frontend_port, "");
+    let OnEngine {
+        app,
+        cleanup,
+        project,
+        port: frontend_port,
+        home: _home,
+        ..
+    } = on;
+    let backend_port = free_port();
     let stack = std::fs::read_to_string(app.stack_file()).unwrap();
     let published = stack.replacen(
         "[services.backend]\ndepends_on = [\"database\"]\n",
@@ -419,14 +421,6 @@ fn dev_on_the_docker_engine_rebuilds_and_replaces_only_what_a_change_affects() {
     );
     assert_ne!(published, stack, "the backend's table moved");
     std::fs::write(app.stack_file(), published).unwrap();
-    let password = app.planted[0].clone();
-    let database_url = format!("postgresql://todo:{password}@{project}-database:5432/todo");
-    let backend_url = format!("http://{project}-backend:8000");
-    app.write_env(&[
-        ("DATABASE_URL", database_url.as_str()),
-        ("BACKEND_URL", backend_url.as_str()),
-    ]);
-    app.planted.push(database_url);
     let original = std::fs::read_to_string(app.dir().join("backend/todo_api/app.py")).unwrap();
 
     // Forwards are the cluster's: refused here before anything starts.
@@ -459,18 +453,8 @@ fn dev_on_the_docker_engine_rebuilds_and_replaces_only_what_a_change_affects() {
     let mark = dev.len();
     write_backend(&app, &original, "docker-edit", false);
     until_served(backend_port, "docker-edit", Duration::from_secs(300));
-    let (_, cycle) = dev.cycle_end(mark, Duration::from_secs(60), "the backend cycle");
-    let outcome = &cycle["outcome"];
-    assert_eq!(outcome["succeeded"], true, "{cycle}");
-    let names: Vec<&str> = outcome["services"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|s| s["service"].as_str())
-        .collect();
-    assert_eq!(names, ["backend"], "{cycle}");
-    let backend = service(outcome, "backend").unwrap();
-    assert_eq!(backend["build"]["cached"], false, "{cycle}");
+    let cycle = backend_cycle(&mut dev, mark);
+    let backend = service(&cycle["outcome"], "backend").unwrap();
     assert_eq!(
         backend["run"]["containers"][0]["action"], "replaced",
         "{cycle}"

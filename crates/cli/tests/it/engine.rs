@@ -42,6 +42,59 @@ pub(crate) fn retarget(app: &App, project: &str, port: u16, extra: &str) {
     std::fs::write(app.stack_file(), text).unwrap();
 }
 
+/// A copy of the reference app on the CI dockerd, as its own project
+/// `<prefix>-<pid>` with the frontend published on a free port and the
+/// `.env` the engine needs; `None` without the daemon or the bases.
+pub(crate) struct OnEngine {
+    pub(crate) app: App,
+    pub(crate) cleanup: Cleanup,
+    pub(crate) project: String,
+    /// The frontend's published port.
+    pub(crate) port: u16,
+    /// The `.env` values written for the engine's network.
+    pub(crate) database_url: String,
+    pub(crate) backend_url: String,
+    /// Holds the (missing) kubeconfig's directory for the test's length.
+    pub(crate) home: tempfile::TempDir,
+}
+
+impl OnEngine {
+    pub(crate) fn start(name: &str, prefix: &str, node_port: u16) -> Option<Self> {
+        let host = hoist_testkit::service(hoist_testkit::DOCKER)?;
+        hoist_testkit::service_path(hoist_testkit::BASES)?;
+        let home = tempfile::tempdir().unwrap();
+        let mut app =
+            App::new(name, node_port, Some(home.path().join("no-kubeconfig"))).on_docker(&host);
+        let project = format!("{prefix}-{}", std::process::id());
+        let cleanup = Cleanup {
+            host,
+            project: project.clone(),
+        };
+        cleanup.run(); // What an earlier, killed run of this pid left.
+        let port = free_port();
+        retarget(&app, &project, port, "");
+        // The Kubernetes Service names (`<project>-<service>`) resolve on the
+        // engine's network too: the same `.env` shape as for the cluster.
+        let password = app.planted[0].clone();
+        let database_url = format!("postgresql://todo:{password}@{project}-database:5432/todo");
+        let backend_url = format!("http://{project}-backend:8000");
+        app.write_env(&[
+            ("DATABASE_URL", database_url.as_str()),
+            ("BACKEND_URL", backend_url.as_str()),
+        ]);
+        app.planted.push(database_url.clone());
+        Some(Self {
+            app,
+            cleanup,
+            project,
+            port,
+            database_url,
+            backend_url,
+            home,
+        })
+    }
+}
+
 /// Removes whatever the project left on the daemon, also when the test fails.
 pub(crate) struct Cleanup {
     pub(crate) host: String,
@@ -199,37 +252,19 @@ fn the_engine_flag_wins_and_a_missing_engine_is_named_before_anything_is_built()
 #[test]
 #[allow(clippy::too_many_lines)] // One project through the whole sequence, in order.
 fn the_reference_app_on_the_docker_engine_through_up_status_logs_and_down() {
-    let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
+    let Some(on) = OnEngine::start("engine-app", "hoist-wire", UNUSED_NODE_PORT) else {
         return;
     };
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
-        return;
-    }
-    let home = tempfile::tempdir().unwrap();
-    let mut app = App::new(
-        "engine-app",
-        UNUSED_NODE_PORT,
-        Some(home.path().join("no-kubeconfig")),
-    )
-    .on_docker(&host);
-    let project = format!("hoist-wire-{}", std::process::id());
-    let cleanup = Cleanup {
-        host: host.clone(),
-        project: project.clone(),
-    };
-    cleanup.run(); // What an earlier, killed run of this pid left.
-    let port = free_port();
-    retarget(&app, &project, port, "");
-    // The Kubernetes Service names (`<project>-<service>`) resolve on the
-    // engine's network too: the same `.env` shape as for the cluster.
-    let password = app.planted[0].clone();
-    let database_url = format!("postgresql://todo:{password}@{project}-database:5432/todo");
-    let backend_url = format!("http://{project}-backend:8000");
-    app.write_env(&[
-        ("DATABASE_URL", database_url.as_str()),
-        ("BACKEND_URL", backend_url.as_str()),
-    ]);
-    app.planted.push(database_url.clone());
+    let OnEngine {
+        mut app,
+        cleanup,
+        project,
+        port,
+        database_url,
+        backend_url,
+        home: _home,
+    } = on;
+    let host = cleanup.host.clone();
 
     // From nothing to all ready; the table names the URL.
     let stdout = ok(&app, &["up", "--engine", "docker"]);
