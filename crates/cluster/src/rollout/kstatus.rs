@@ -1,11 +1,22 @@
 //! Readiness of one object, kstatus-grade: the controller has seen the
 //! latest spec (`observedGeneration`), every replica runs it and is ready,
-//! and no old replica is left.
+//! and no old replica is left; or, for a wait [`Until::Serving`], the newest
+//! revision's own replicas are ready while older ones may still drain.
+//!
+//! [`Until::Serving`]: super::Until::Serving
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use std::sync::Arc;
+
+use k8s_openapi::api::apps::v1::{
+    DaemonSet, Deployment, DeploymentStatus, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Endpoints, PersistentVolumeClaim};
 use kube::ResourceExt;
+
+/// The annotation in which the Deployment controller numbers a Deployment's
+/// revisions and names the revision each of its ReplicaSets runs.
+const REVISION: &str = "deployment.kubernetes.io/revision";
 
 /// Where one object stands.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,20 +44,34 @@ fn stale(generation: Option<i64>, observed: Option<i64>) -> bool {
     observed.unwrap_or(0) < generation.unwrap_or(0)
 }
 
-pub(crate) fn deployment(d: &Deployment) -> Status {
+/// The Deployment's spec as its controller has seen it: `Err` with the
+/// status when it has not, or when the rollout will not progress.
+fn deployment_seen(d: &Deployment) -> Result<(u32, &DeploymentStatus), Status> {
     let desired = count(d.spec.as_ref().and_then(|s| s.replicas).or(Some(1)));
     let Some(status) = &d.status else {
-        return Status::InProgress("no status yet".into());
+        return Err(Status::InProgress("no status yet".into()));
     };
     // Stale first: the condition may still be the previous spec's.
     if stale(d.metadata.generation, status.observed_generation) {
-        return Status::InProgress("the controller has not seen the new spec yet".into());
+        return Err(Status::InProgress(
+            "the controller has not seen the new spec yet".into(),
+        ));
     }
     if let Some(condition) = status.conditions.iter().flatten().find(|c| {
         c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     }) {
-        return Status::Failed(condition.message.clone().unwrap_or_default());
+        return Err(Status::Failed(
+            condition.message.clone().unwrap_or_default(),
+        ));
     }
+    Ok((desired, status))
+}
+
+pub(crate) fn deployment(d: &Deployment) -> Status {
+    let (desired, status) = match deployment_seen(d) {
+        Ok(seen) => seen,
+        Err(status) => return status,
+    };
     let updated = count(status.updated_replicas);
     let total = count(status.replicas);
     let ready = count(status.ready_replicas);
@@ -66,6 +91,64 @@ pub(crate) fn deployment(d: &Deployment) -> Status {
         ));
     }
     Status::Ready
+}
+
+/// A Deployment whose newest revision serves: the controller has seen the
+/// spec, and the ReplicaSet of the Deployment's current revision (among
+/// `sets`) has every wanted replica ready and available, counted by that
+/// ReplicaSet alone. Pods of older revisions may still be draining. The
+/// Deployment's own counts cannot tell the revisions apart: returning to a
+/// revision while the other one's pods are ready meets them at once.
+pub(crate) fn deployment_serving(d: &Deployment, sets: &[Arc<ReplicaSet>]) -> (Status, Replicas) {
+    let mut replicas = deployment_replicas(d);
+    let desired = match deployment_seen(d) {
+        Ok((desired, _)) => desired,
+        Err(status) => return (status, replicas),
+    };
+    let Some(revision) = d.annotations().get(REVISION) else {
+        return (
+            Status::InProgress("the controller has not numbered the revision yet".into()),
+            replicas,
+        );
+    };
+    let owner = d.metadata.uid.as_deref();
+    let newest = sets.iter().find(|rs| {
+        rs.annotations().get(REVISION) == Some(revision)
+            && rs
+                .owner_references()
+                .iter()
+                .any(|o| o.controller == Some(true) && Some(o.uid.as_str()) == owner)
+    });
+    let Some(rs) = newest else {
+        return (
+            Status::InProgress(format!("no ReplicaSet of revision {revision} yet")),
+            replicas,
+        );
+    };
+    let status = rs.status.as_ref();
+    let ready = count(status.and_then(|s| s.ready_replicas));
+    let available = count(status.and_then(|s| s.available_replicas));
+    replicas.ready = ready;
+    if stale(
+        rs.metadata.generation,
+        status.and_then(|s| s.observed_generation),
+    ) {
+        return (
+            Status::InProgress(format!(
+                "the ReplicaSet of revision {revision} is not up to date yet"
+            )),
+            replicas,
+        );
+    }
+    if ready < desired || available < desired {
+        return (
+            Status::InProgress(format!(
+                "{ready} of {desired} replicas of revision {revision} ready, {available} available"
+            )),
+            replicas,
+        );
+    }
+    (Status::Ready, replicas)
 }
 
 pub(crate) fn statefulset(s: &StatefulSet) -> Status {
@@ -236,6 +319,75 @@ mod tests {
                        "readyReplicas": 2, "availableReplicas": 2}
         }));
         assert_eq!(deployment(&d), Status::Ready);
+    }
+
+    fn replica_set(name: &str, owner: &str, revision: &str, ready: i32) -> Arc<ReplicaSet> {
+        Arc::new(
+            serde_json::from_value(serde_json::json!({
+                "metadata": {"name": name, "generation": 4,
+                  "annotations": {REVISION: revision},
+                  "ownerReferences": [{"apiVersion": "apps/v1", "kind": "Deployment",
+                    "name": "web", "uid": owner, "controller": true}]},
+                "spec": {"replicas": 1, "selector": {}},
+                "status": {"observedGeneration": 4, "replicas": 1,
+                           "readyReplicas": ready, "availableReplicas": ready}
+            }))
+            .unwrap(),
+        )
+    }
+
+    /// A Deployment at revision 3 whose counts are all met (the controller
+    /// counts every revision's ready pods) while an old pod terminates.
+    fn at_revision_3() -> Deployment {
+        deploy(serde_json::json!({
+            "metadata": {"name": "web", "uid": "u-web", "generation": 5,
+                         "annotations": {REVISION: "3"}},
+            "spec": {"replicas": 1, "selector": {}, "template": {}},
+            "status": {"observedGeneration": 5, "replicas": 2, "updatedReplicas": 1,
+                       "readyReplicas": 1, "availableReplicas": 1}
+        }))
+    }
+
+    #[test]
+    fn serving_counts_the_current_revisions_replica_set_alone() {
+        let d = at_revision_3();
+        // Back to a revision whose pod still runs: it serves, while the
+        // failed revision's pod is still terminating.
+        let sets = [
+            replica_set("web-a", "u-web", "3", 1),
+            replica_set("web-b", "u-web", "2", 0),
+        ];
+        assert_eq!(
+            deployment_serving(&d, &sets),
+            (
+                Status::Ready,
+                Replicas {
+                    ready: 1,
+                    desired: 1
+                }
+            )
+        );
+        // Back to a revision whose pod is not ready yet, while the other
+        // revision's pod is: not serving, whatever the Deployment counts.
+        let sets = [
+            replica_set("web-a", "u-web", "3", 0),
+            replica_set("web-b", "u-web", "2", 1),
+        ];
+        assert_eq!(
+            deployment_serving(&d, &sets).0,
+            Status::InProgress("0 of 1 replicas of revision 3 ready, 0 available".into())
+        );
+        // Another Deployment's ReplicaSet of the same revision is not this one's.
+        let sets = [replica_set("other-a", "u-other", "3", 1)];
+        assert_eq!(
+            deployment_serving(&d, &sets).0,
+            Status::InProgress("no ReplicaSet of revision 3 yet".into())
+        );
+        // The settled wait still waits for the old replica.
+        assert_eq!(
+            deployment(&d),
+            Status::InProgress("1 old replicas pending termination".into())
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::error::RolloutError;
 use super::events::{Event, Reporter, Stage};
 use super::fingerprint;
 use super::outcome::{Action, Outcome, Removed, ServiceOutcome, ServiceStatus};
-use super::plan::{ConfigObjects, Plan, ReleasePlan, Target};
+use super::plan::{ConfigObjects, Plan, ReleasePlan, Target, Until};
 use super::run::Run;
 
 fn find<'p>(plan: &'p Plan, service: &str) -> Result<&'p ReleasePlan, RolloutError> {
@@ -80,7 +80,10 @@ impl Run<'_> {
             duration: std::time::Duration::ZERO,
         };
         // Counts from the wait on the revision returned to.
-        self.undo_to(release, revision, &mut outcome).await?;
+        // A rollback by hand ends like an upgrade: only the revision
+        // returned to runs afterwards.
+        self.undo_to(release, revision, Until::Settled, &mut outcome)
+            .await?;
         outcome.duration = started.elapsed();
         let succeeded = outcome.action == Action::RolledBack;
         self.finish(succeeded, vec![outcome])

@@ -85,6 +85,7 @@ async fn wait_with(script: Script, deadline: Duration) -> super::wait::Waited {
         owned: &owned,
         deadline,
         crashloop_restarts: 2,
+        until: super::Until::Settled,
         since: Timestamp::now(),
         reporter: &NoReporter,
     }

@@ -23,7 +23,11 @@
 //! Deployment: `observedGeneration >= generation`, updated, ready and
 //! available replicas equal to `spec.replicas`, no old replica left
 //! (`status.replicas == updatedReplicas` and no terminating pod of its
-//! selector). StatefulSet: `currentRevision == updateRevision` (rolling
+//! selector); with [`Options::until`] set to [`Until::Serving`] (`hoist
+//! dev`, and always for the wait after rolling a failed upgrade back) the
+//! ReplicaSet of the Deployment's current revision has every replica ready
+//! and available, counted by that ReplicaSet alone, while older pods may
+//! still drain. StatefulSet: `currentRevision == updateRevision` (rolling
 //! update) and ready replicas equal to the spec. DaemonSet: updated, ready
 //! and available equal to desired. Job: `Complete`. PersistentVolumeClaim:
 //! `Bound`. Service with a selector: an Endpoints address. Other kinds are
@@ -159,7 +163,9 @@ pub use inspect::{InspectOptions, Inspection, Subject, TierState};
 pub use outcome::{
     Action, Cause, Finding, Outcome, Removed, ServiceOutcome, ServiceStatus, Severity,
 };
-pub use plan::{ConfigObjects, DEFAULT_DEADLINE, ImageRef, Options, Plan, ReleasePlan, Target};
+pub use plan::{
+    ConfigObjects, DEFAULT_DEADLINE, ImageRef, Options, Plan, ReleasePlan, Target, Until,
+};
 
 /// Rolls `plan` out level by level.
 ///

@@ -180,6 +180,8 @@ pub struct Options {
     pub lease_duration: Duration,
     /// The run's id (names `runs/<id>`); generated when `None`.
     pub run_id: Option<String>,
+    /// When a rolled-out workload counts as Ready (`Settled` by default).
+    pub until: Until,
     /// Cancelled when the user interrupts the run (Ctrl-C): the level being
     /// rolled out finishes (or rolls back) as usual, later levels are not
     /// started, and the Lease is released.
@@ -194,9 +196,27 @@ impl Default for Options {
             crashloop_restarts: 2,
             lease_duration: Duration::from_secs(30),
             run_id: None,
+            until: Until::Settled,
             interrupt: None,
         }
     }
+}
+
+/// When a Deployment that is rolling counts as Ready. StatefulSets,
+/// DaemonSets, Jobs, claims and Services are judged the same either way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Until {
+    /// The new revision is ready and no pod of an older one is left, not
+    /// even terminating (`hoist up`, `hoist rollback`): what runs afterwards
+    /// is only the new revision.
+    #[default]
+    Settled,
+    /// The newest revision's own ReplicaSet has every replica ready and
+    /// available; older pods may still be draining (`hoist dev`, and the
+    /// wait after rolling a failed upgrade back, whose failed pods need not
+    /// be gone for the previous revision to serve).
+    Serving,
 }
 
 /// A duration as seconds (with fractions), for reports.

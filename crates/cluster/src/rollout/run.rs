@@ -15,7 +15,7 @@ use super::fingerprint::{self, Recorded};
 use super::lease;
 use super::manifest;
 use super::outcome::{Action, Cause, Finding, Outcome, ServiceOutcome};
-use super::plan::{Plan, ReleasePlan, Target};
+use super::plan::{Plan, ReleasePlan, Target, Until};
 use super::wait::{Wait, Waited};
 use crate::helm::{HelmError, Revision};
 
@@ -253,7 +253,10 @@ impl<'a> Run<'a> {
                 .helm_failed(release, previous, &e.to_string(), outcome, started)
                 .await;
         }
-        let waited = match self.wait_release(release, None, since).await {
+        let waited = match self
+            .wait_release(release, self.plan.options.until, since)
+            .await
+        {
             Ok(w) => w,
             Err(message) => {
                 return self
@@ -301,13 +304,13 @@ impl<'a> Run<'a> {
     async fn wait_release(
         &self,
         release: &ReleasePlan,
-        revision: Option<u32>,
+        until: Until,
         since: Timestamp,
     ) -> Result<(Waited, Vec<manifest::Owned>), String> {
         let text = self
             .target
             .helm
-            .manifest(&release.release, self.ns(), revision)
+            .manifest(&release.release, self.ns(), None)
             .await
             .map_err(|e| e.to_string())?;
         let owned = manifest::owned(&text).map_err(|e| {
@@ -325,6 +328,7 @@ impl<'a> Run<'a> {
             owned: &owned,
             deadline: release.deadline,
             crashloop_restarts: self.plan.options.crashloop_restarts,
+            until,
             since,
             reporter: self.reporter,
         };
@@ -400,16 +404,21 @@ impl<'a> Run<'a> {
             outcome.counted_none();
             return Ok(());
         };
-        self.undo_to(release, previous, outcome).await
+        // The failed revision's pods need not be gone for the previous one
+        // to serve: a pod that ignores SIGTERM takes its whole grace period.
+        self.undo_to(release, previous, Until::Serving, outcome)
+            .await
     }
 
-    /// `helm rollback` to `previous`, then the wait until it is Ready: sets
-    /// the outcome's action and revision, and the ready/desired replicas and
-    /// restarts that wait saw (none when the wait could not start).
+    /// `helm rollback` to `previous`, then the wait until it is Ready as
+    /// `until` says: sets the outcome's action and revision, and the
+    /// ready/desired replicas and restarts that wait saw (none when the wait
+    /// could not start).
     pub(crate) async fn undo_to(
         &self,
         release: &ReleasePlan,
         previous: u32,
+        until: Until,
         outcome: &mut ServiceOutcome,
     ) -> Result<(), RolloutError> {
         let service = release.service.as_str();
@@ -422,7 +431,7 @@ impl<'a> Run<'a> {
             .await?
             .map(|r| r.revision);
         outcome.revision = revision;
-        match self.wait_release(release, None, since).await {
+        match self.wait_release(release, until, since).await {
             Ok((waited, _)) => {
                 outcome.counted(&waited);
                 if waited.findings.is_empty() {

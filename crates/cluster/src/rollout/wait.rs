@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Endpoints, Event, Node, PersistentVolumeClaim, Pod};
 use k8s_openapi::api::storage::v1::StorageClass;
@@ -24,7 +24,7 @@ use super::events::{Event as Progress, Reporter};
 use super::kstatus::{self, Replicas, Status};
 use super::manifest::{Kind, Owned};
 use super::outcome::{Cause, Finding};
-use super::plan::ImageRef;
+use super::plan::{ImageRef, Until};
 
 /// Pods and events this much older than the wait's start still count as
 /// its own (clock skew between hoist and the API server).
@@ -39,6 +39,8 @@ pub(crate) struct Wait<'a> {
     pub(crate) owned: &'a [Owned],
     pub(crate) deadline: Duration,
     pub(crate) crashloop_restarts: u32,
+    /// When a rolling Deployment counts as Ready.
+    pub(crate) until: Until,
     /// When the change being waited for was made (the helm call).
     pub(crate) since: Timestamp,
     pub(crate) reporter: &'a dyn Reporter,
@@ -57,6 +59,7 @@ pub(crate) struct Waited {
 
 struct Stores {
     deployments: Store<Deployment>,
+    replica_sets: Store<ReplicaSet>,
     statefulsets: Store<StatefulSet>,
     daemonsets: Store<DaemonSet>,
     jobs: Store<Job>,
@@ -91,6 +94,7 @@ impl Wait<'_> {
         let mut streams: Vec<Changes> = Vec::new();
         let stores = Stores {
             deployments: reflect(Api::namespaced(self.client.clone(), ns), &mut streams),
+            replica_sets: reflect(Api::namespaced(self.client.clone(), ns), &mut streams),
             statefulsets: reflect(Api::namespaced(self.client.clone(), ns), &mut streams),
             daemonsets: reflect(Api::namespaced(self.client.clone(), ns), &mut streams),
             jobs: reflect(Api::namespaced(self.client.clone(), ns), &mut streams),
@@ -227,7 +231,7 @@ impl Wait<'_> {
         let mut view = View::default();
         let mut rolling = false;
         for o in self.owned {
-            let (status, replicas) = object_status(stores, o, &all_pods);
+            let (status, replicas) = object_status(stores, o, &all_pods, self.until);
             if let Some(r) = replicas {
                 view.replicas.ready += r.ready;
                 view.replicas.desired += r.desired;
@@ -366,10 +370,18 @@ async fn logs(
 }
 
 /// The status of one owned object (with its replicas, for workloads).
-fn object_status(stores: &Stores, o: &Owned, pods: &[Arc<Pod>]) -> (Status, Option<Replicas>) {
+fn object_status(
+    stores: &Stores,
+    o: &Owned,
+    pods: &[Arc<Pod>],
+    until: Until,
+) -> (Status, Option<Replicas>) {
     let (status, replicas) = match o.kind {
         Kind::Deployment => by_name(&stores.deployments, &o.name)
-            .map(|d| (kstatus::deployment(&d), kstatus::deployment_replicas(&d)))
+            .map(|d| match until {
+                Until::Settled => (kstatus::deployment(&d), kstatus::deployment_replicas(&d)),
+                Until::Serving => kstatus::deployment_serving(&d, &stores.replica_sets.state()),
+            })
             .unzip(),
         Kind::StatefulSet => by_name(&stores.statefulsets, &o.name)
             .map(|s| (kstatus::statefulset(&s), kstatus::statefulset_replicas(&s)))
@@ -391,7 +403,8 @@ fn object_status(stores: &Stores, o: &Owned, pods: &[Arc<Pod>]) -> (Status, Opti
         ),
     };
     let mut status = status.unwrap_or_else(|| Status::InProgress("not created yet".into()));
-    if status == Status::Ready && o.kind.is_workload() {
+    let settled = until == Until::Settled || o.kind != Kind::Deployment;
+    if settled && status == Status::Ready && o.kind.is_workload() {
         let selector = o.pods.as_deref().map(parse_selector).unwrap_or_default();
         let old = pods
             .iter()
