@@ -18,6 +18,7 @@
 
 use std::io::BufRead as _;
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,9 @@ const NODE_PORT: u16 = 30105;
 struct Dev {
     child: Child,
     events: Arc<Mutex<Vec<Value>>>,
+    /// Set once every line of stdout has been read: the process can exit
+    /// before its last lines reach `events`.
+    read_all: Arc<AtomicBool>,
 }
 
 /// A session a failed assertion leaves is killed, not leaked.
@@ -56,6 +60,8 @@ impl Dev {
         let stdout = child.stdout.take().unwrap();
         let events = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&events);
+        let read_all = Arc::new(AtomicBool::new(false));
+        let at_end = Arc::clone(&read_all);
         std::thread::spawn(move || {
             for line in std::io::BufReader::new(stdout).lines() {
                 let Ok(line) = line else { break };
@@ -63,8 +69,13 @@ impl Dev {
                     .unwrap_or_else(|_| serde_json::json!({ "event": "text", "text": line }));
                 sink.lock().unwrap().push(value);
             }
+            at_end.store(true, Ordering::SeqCst);
         });
-        Self { child, events }
+        Self {
+            child,
+            events,
+            read_all,
+        }
     }
 
     fn len(&self) -> usize {
@@ -81,6 +92,9 @@ impl Dev {
     ) -> (usize, Value) {
         let deadline = Instant::now() + within;
         loop {
+            // Read before looking: an exit seen after this read found every
+            // line the process printed.
+            let read_all = self.read_all.load(Ordering::SeqCst);
             {
                 let events = self.events.lock().unwrap();
                 if let Some((i, e)) = events
@@ -92,7 +106,7 @@ impl Dev {
                     return (i, e.clone());
                 }
             }
-            if let Ok(Some(status)) = self.child.try_wait() {
+            if let (true, Ok(Some(status))) = (read_all, self.child.try_wait()) {
                 panic!(
                     "hoist dev exited ({status}) while waiting for {what}: {:#?}",
                     self.tail()
