@@ -4,7 +4,10 @@
 # offline base images. Run by .ci/run and by `cargo xtask demo`; idempotent:
 # a second run reuses what is installed, running and cached. Prints one
 # timing line per step. `--with-fuzz` also installs cargo-fuzz (the test
-# suite's fuzz targets need it; the demo does not).
+# suite's fuzz targets need it; the demo does not). `--with-k8s` also builds
+# the test cluster's Kubernetes binaries (xtask/k8s/build.sh, cached under
+# /var/cache/hoist/k8s), in the background from the first step on, so that
+# on a fresh machine their build overlaps the base images' downloads.
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -68,11 +71,39 @@ install_cargo_fuzz() {
   fi
 }
 
+WITH_FUZZ=0 WITH_K8S=0
+for arg in "$@"; do
+  case $arg in
+    --with-fuzz) WITH_FUZZ=1 ;;
+    --with-k8s) WITH_K8S=1 ;;
+    *) echo "usage: setup.sh [--with-fuzz] [--with-k8s]" >&2; exit 2 ;;
+  esac
+done
+
 step "apt packages" install_packages
+# After the host's apt installs (build.sh installs its own build packages),
+# before everything else: the longest step on a fresh machine.
+if ((WITH_K8S)); then
+  mkdir -p "$HOIST_CI_STATE"
+  K8S_BUILD_LOG=$HOIST_CI_STATE/k8s-build.log
+  bash xtask/k8s/build.sh ensure </dev/null >"$K8S_BUILD_LOG" 2>&1 &
+  K8S_BUILD=$!
+  K8S_BUILD_STARTED=$(date +%s)
+fi
 step "helm, kubectl, kubernetes-validate" bash .ci/tools.sh
-if [[ ${1:-} == --with-fuzz ]]; then step "cargo-fuzz" install_cargo_fuzz; fi
+if ((WITH_FUZZ)); then step "cargo-fuzz" install_cargo_fuzz; fi
 export PATH="$HOIST_TOOLS/bin:$PATH"
 step "services: dockerd, registries, PostgreSQL" start_services
 # shellcheck source=/dev/null
 source "$HOIST_CI_STATE/env"
 step "offline base images" build_bases
+if ((WITH_K8S)); then
+  wait_k8s_build() {
+    local rc=0
+    wait "$K8S_BUILD" || rc=$?
+    sed 's/^/  /' "$K8S_BUILD_LOG"
+    echo "  ($(( $(date +%s) - K8S_BUILD_STARTED ))s since it started alongside the steps above)"
+    return "$rc"
+  }
+  step "kubernetes binaries" wait_k8s_build
+fi

@@ -58,7 +58,11 @@ fn up(runtime: &str) -> anyhow::Result<()> {
     if !matches!(runtime, "docker" | "containerd") {
         bail!("--runtime {runtime}: expected `docker` or `containerd`");
     }
-    cmd::run(Command::new("bash").arg(cmd::root().join(".ci/setup.sh")))?;
+    cmd::run(
+        Command::new("bash")
+            .arg(cmd::root().join(".ci/setup.sh"))
+            .arg("--with-k8s"),
+    )?;
     let runtime = if let Some(running) = running_runtime() {
         println!("the test cluster is already running on {running}; using it");
         running
