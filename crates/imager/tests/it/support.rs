@@ -75,6 +75,21 @@ pub(crate) fn build_with(
     build(recipe, &options(service, out, cache), &NoReporter)
 }
 
+/// The app's sources in a new temporary directory, and the app built from
+/// them for `service` on scratch, with output and cache under `dir`.
+pub(crate) fn built_app(dir: &Path, service: &str) -> (tempfile::TempDir, Built) {
+    let src = tempfile::tempdir().unwrap();
+    app_tree(src.path());
+    let built = build_with(
+        &recipe(src.path(), APP_RECIPE),
+        service,
+        &dir.join(service),
+        &dir.join(format!("cache-{service}")),
+    )
+    .unwrap();
+    (src, built)
+}
+
 /// A gzipped layer from raw tar bytes; returns (blob, digest, diff_id).
 pub(crate) fn gzip_layer(tar: &[u8]) -> (Vec<u8>, String, String) {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
