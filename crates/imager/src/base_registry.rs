@@ -60,27 +60,24 @@ pub(crate) fn registry(reference: &str, ctx: &Ctx<'_>) -> Result<BaseImage> {
         .registries
         .mirrors_of(parsed.registry())
         .map_err(|reason| invalid(&what, reason))?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start", std::path::Path::new("registry client"), e))?;
-    let mut failed = Vec::new();
-    for mirror in mirrors {
-        let at = at_registry(&parsed, mirror);
-        match runtime.block_on(pull(&at, &what, ctx)) {
-            Ok(base) => return Ok(base),
-            Err(Failure::Fetch(reason)) => failed.push(format!("mirror {reason}")),
-            Err(Failure::Content(error)) => return Err(error),
+    crate::runtime::block_on("registry client", || async {
+        let mut failed = Vec::new();
+        for mirror in mirrors {
+            match pull(&at_registry(&parsed, mirror), &what, ctx).await {
+                Ok(base) => return Ok(base),
+                Err(Failure::Fetch(reason)) => failed.push(format!("mirror {reason}")),
+                Err(Failure::Content(error)) => return Err(error),
+            }
         }
-    }
-    match runtime.block_on(pull(&parsed, &what, ctx)) {
-        Ok(base) => Ok(base),
-        Err(Failure::Content(error)) => Err(error),
-        Err(Failure::Fetch(reason)) => {
-            failed.push(reason);
-            Err(invalid(&what, failed.join("; then ")))
+        match pull(&parsed, &what, ctx).await {
+            Ok(base) => Ok(base),
+            Err(Failure::Content(error)) => Err(error),
+            Err(Failure::Fetch(reason)) => {
+                failed.push(reason);
+                Err(invalid(&what, failed.join("; then ")))
+            }
         }
-    }
+    })
 }
 
 /// `reference` as found at `registry`: the same repository and tag or digest.

@@ -65,6 +65,7 @@ pub mod recipe;
 mod reference;
 pub mod registries;
 pub mod report;
+mod runtime;
 mod scan;
 mod sources;
 mod untrusted;

@@ -222,7 +222,7 @@ impl Registries {
     }
 }
 
-/// Parses `HOIST_REGISTRY_MIRRORS`: `docker.io=127.0.0.1:5002,127.0.0.1:5003;quay.io=...`.
+/// Parses `HOIST_REGISTRY_MIRRORS`: `docker.io=127.0.0.1:5002,127.0.0.1:5003;registry.example.com=...`.
 ///
 /// # Errors
 ///
@@ -334,11 +334,12 @@ mod tests {
 
     #[test]
     fn mirrors_parse_from_the_variable() {
-        let parsed =
-            parse_mirrors("docker.io=127.0.0.1:5002, 127.0.0.1:5003; quay.io=mirror.local")
-                .unwrap();
+        let parsed = parse_mirrors(
+            "docker.io=127.0.0.1:5002, 127.0.0.1:5003; registry.example.com:5000=mirror.local",
+        )
+        .unwrap();
         assert_eq!(parsed["docker.io"], ["127.0.0.1:5002", "127.0.0.1:5003"]);
-        assert_eq!(parsed["quay.io"], ["mirror.local"]);
+        assert_eq!(parsed["registry.example.com:5000"], ["mirror.local"]);
         assert_eq!(
             parse_mirrors("index.docker.io=m:1").unwrap()["docker.io"],
             ["m:1"]
@@ -358,11 +359,22 @@ mod tests {
         };
         registries.add_mirrors_under(&BTreeMap::from([
             ("docker.io".to_owned(), vec!["file:1".to_owned()]),
-            ("ghcr.io".to_owned(), vec!["file:2".to_owned()]),
+            (
+                "registry.example.com:5000".to_owned(),
+                vec!["file:2".to_owned()],
+            ),
         ]));
         assert_eq!(registries.mirrors_of("index.docker.io").unwrap(), ["env:1"]);
-        assert_eq!(registries.mirrors_of("ghcr.io").unwrap(), ["file:2"]);
-        assert!(registries.mirrors_of("quay.io").unwrap().is_empty());
+        assert_eq!(
+            registries.mirrors_of("registry.example.com:5000").unwrap(),
+            ["file:2"]
+        );
+        assert!(
+            registries
+                .mirrors_of("registry.example.com:6000")
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]

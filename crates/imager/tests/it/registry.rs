@@ -57,16 +57,14 @@ impl Fixture {
         self.recipe(&format!("{{ registry = \"{reference}\" }}"))
     }
 
-    /// Options with their own output and cache, and no credentials or Docker
-    /// config of the machine's.
+    /// Options with their own output and cache, and no credentials, Docker
+    /// config or mirrors of the machine's.
     fn options(&self, name: &str) -> BuildOptions {
-        let mut options = crate::support::options(
+        crate::support::options(
             "backend",
             &self.dir.path().join(format!("out-{name}")),
             &self.dir.path().join(format!("cache-{name}")),
-        );
-        options.registries = Registries::default();
-        options
+        )
     }
 
     /// A Docker config directory holding `config`.

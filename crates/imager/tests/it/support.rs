@@ -55,13 +55,15 @@ pub(crate) fn recipe(dir: &Path, text: &str) -> Recipe {
 }
 
 /// The tests' build options: output in `out`, the cache at `cache`, time 0,
-/// a fixed revision, no registry credentials from the environment.
+/// a fixed revision, no registry credentials, Docker config or mirrors from
+/// the environment.
 pub(crate) fn options(service: &str, out: &Path, cache: &Path) -> BuildOptions {
     let mut options = BuildOptions::new(service, out);
     options.cache_dir = cache.to_path_buf();
     options.source_date_epoch = 0;
     options.revision = Some("0123456789abcdef".into());
     options.registry_auth = hoist_imager::RegistryAuth::Anonymous;
+    options.registries = hoist_imager::Registries::default();
     options
 }
 
