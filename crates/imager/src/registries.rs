@@ -446,6 +446,44 @@ mod tests {
     }
 
     #[test]
+    fn identity_tokens_and_missing_helpers_are_named_with_the_fix() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.json");
+        std::fs::write(
+            &config,
+            serde_json::json!({
+                "auths": {"a.example:1": {"identitytoken": format!("t-{}", std::process::id())}},
+                "credHelpers": {"b.example:1": "hoist-test-absent"},
+            })
+            .to_string(),
+        )
+        .unwrap();
+        let registries = Registries {
+            docker_config: Some(dir.path().to_path_buf()),
+            ..Registries::default()
+        };
+        let error = |host| {
+            registries
+                .credential(&RegistryAuth::Anonymous, host)
+                .unwrap_err()
+        };
+        assert_eq!(
+            error("a.example:1"),
+            format!(
+                "the credential for a.example:1 in {} is an identity token, which hoist cannot use; run `docker login a.example:1` with a user name and password, or set HOIST_REGISTRY_USER/HOIST_REGISTRY_PASSWORD",
+                config.display()
+            )
+        );
+        assert_eq!(
+            error("b.example:1"),
+            format!(
+                "docker-credential-hoist-test-absent (named in {0}) could not be run or did not answer with {{\"Username\",\"Secret\"}}; install it on PATH, or remove it from {0}",
+                config.display()
+            )
+        );
+    }
+
+    #[test]
     fn helpers_come_from_cred_helpers_then_the_store() {
         let config = br#"{"auths": {"a:1": {"auth": "dTpw"}, "b:1": {}}, "credsStore": "store", "credHelpers": {"c:1": "ecr"}}"#;
         assert_eq!(helper_for(config, "c:1").as_deref(), Some("ecr"));

@@ -113,6 +113,7 @@ impl Project {
         env.push(("APP_BASE", base));
         let output = self.hoist(&["build", "app", "--json"], &env);
         if output.status.success() {
+            assert!(output.stderr.is_empty(), "{output:?}");
             let built: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
             Ok(built[0]["manifest_digest"].as_str().unwrap().to_owned())
         } else {
