@@ -47,6 +47,9 @@
 //! insecure = false                # plain HTTP, only for a registry you run yourself
 //! user = "ci"                     # the password comes from HOIST_REGISTRY_PASSWORD
 //!
+//! [registries]                    # how registry bases (`base = { registry = ... }`) are reached
+//! mirrors = { "docker.io" = ["127.0.0.1:5002"] }  # HOST[:PORT], tried in order before the registry
+//!
 //! [profiles.production.services.backend.env.defaults]
 //! LOG_LEVEL = "warning"           # a profile overrides any field
 //! ```
@@ -129,8 +132,8 @@ pub use location::Location;
 pub use mapping::{EnvInputs, Mapping, ServiceEnv, Source, Value, Var, resolve};
 pub use secret::{REDACTED, SecretValue};
 pub use stack::{
-    Chart, DEFAULT_READY_DEADLINE, Engine, EnvSpec, Publish, Ready, ReadyCheck, Registry,
-    RolloutSpec, Service, Stack, VolumeMount,
+    Chart, DEFAULT_READY_DEADLINE, Engine, EnvSpec, Publish, Ready, ReadyCheck, Registries,
+    Registry, RolloutSpec, Service, Stack, VolumeMount,
 };
 
 /// The stack file's name.

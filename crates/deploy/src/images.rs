@@ -77,6 +77,10 @@ pub fn build(
     }
     options.no_cache = settings.no_cache;
     options.revision = git_revision(&base_dir(stack));
+    // HOIST_REGISTRY_MIRRORS wins, registry by registry, over [registries].
+    options
+        .registries
+        .add_mirrors_under(&stack.registries.mirror_hosts());
     hoist_imager::build(recipe, &options, reporter).map_err(|cause| Error::Build {
         service: service.to_owned(),
         cause: Box::new(cause),

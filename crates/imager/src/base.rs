@@ -92,6 +92,7 @@ pub(crate) struct Ctx<'a> {
     /// False under `--no-cache`: import again.
     pub(crate) reuse: bool,
     pub(crate) registry_auth: &'a crate::RegistryAuth,
+    pub(crate) registries: &'a crate::Registries,
 }
 
 fn invalid(what: &str, reason: impl Into<String>) -> Error {

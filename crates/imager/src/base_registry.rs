@@ -1,18 +1,25 @@
 //! Base images from an OCI registry through oci-client: anonymous, basic or
-//! bearer-token auth from the environment, linux/amd64 picked from an index,
-//! blobs fetched once into the content-addressed store and verified.
+//! token auth (the Docker Hub flow: a 401 with `WWW-Authenticate: Bearer
+//! realm=...,service=...,scope=...` sends the client to the token service,
+//! with the credentials when there are any), linux/amd64 picked from an
+//! index, blobs fetched once into the content-addressed store and verified.
 //!
-//! Credentials never live in the recipe: they come with the build options,
-//! by default from `HOIST_REGISTRY_TOKEN` (bearer), or `HOIST_REGISTRY_USER`
-//! and `HOIST_REGISTRY_PASSWORD` (basic); neither means anonymous. Plain HTTP is used only for loopback registries
+//! Credentials never live in the recipe (see [`crate::registries`] for
+//! where they come from). Mirrors of the image's registry are tried first,
+//! in order; a mirror that cannot give the image (it lacks it, refuses, or
+//! does not answer) passes to the next and finally to the registry itself,
+//! as containerd and docker do. Content that fails verification is an error
+//! wherever it came from. Plain HTTP is used only for loopback registries
 //! (`127.0.0.1`, `localhost`, `[::1]`).
 
 use oci_client::client::{ClientConfig, ClientProtocol, linux_amd64_resolver};
-use oci_client::{Client, Reference};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::{Client, Reference, RegistryOperation};
 use oci_spec::image::ImageConfiguration;
 
 use crate::base::{BaseImage, Ctx, import_layer};
 use crate::digest::sha256;
+use crate::registries::{Credential, Source, login_host};
 use crate::{BaseError, Error, Result};
 
 fn invalid(what: &str, reason: impl Into<String>) -> Error {
@@ -23,73 +30,72 @@ fn invalid(what: &str, reason: impl Into<String>) -> Error {
     .into()
 }
 
-/// Credentials for a registry base. `Debug` never shows a password or token.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub enum RegistryAuth {
-    /// No credentials.
-    #[default]
-    Anonymous,
-    /// HTTP basic auth.
-    Basic {
-        /// The user name.
-        user: String,
-        /// The password.
-        password: String,
-    },
-    /// A bearer token.
-    Bearer(String),
-}
-
-impl std::fmt::Debug for RegistryAuth {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Anonymous => f.write_str("Anonymous"),
-            Self::Basic { user, .. } => write!(f, "Basic({user}, <redacted>)"),
-            Self::Bearer(_) => f.write_str("Bearer(<redacted>)"),
-        }
-    }
-}
-
-impl RegistryAuth {
-    /// `HOIST_REGISTRY_TOKEN`, else `HOIST_REGISTRY_USER` with
-    /// `HOIST_REGISTRY_PASSWORD`, else anonymous.
-    #[must_use]
-    pub fn from_env() -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-        if let Some(token) = var("HOIST_REGISTRY_TOKEN") {
-            return Self::Bearer(token);
-        }
-        match (var("HOIST_REGISTRY_USER"), var("HOIST_REGISTRY_PASSWORD")) {
-            (Some(user), Some(password)) => Self::Basic { user, password },
-            _ => Self::Anonymous,
-        }
-    }
-
-    fn to_client(&self) -> oci_client::secrets::RegistryAuth {
-        match self {
-            Self::Anonymous => oci_client::secrets::RegistryAuth::Anonymous,
-            Self::Basic { user, password } => {
-                oci_client::secrets::RegistryAuth::Basic(user.clone(), password.clone())
-            }
-            Self::Bearer(token) => oci_client::secrets::RegistryAuth::Bearer(token.clone()),
-        }
-    }
-}
-
 fn is_loopback(registry: &str) -> bool {
     let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
     matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
-/// Pulls `reference` (e.g. `127.0.0.1:5000/bases/python:3.11`).
+/// Why one registry could not give the image.
+enum Failure {
+    /// It could not be fetched there: the next mirror (or the registry) may.
+    Fetch(String),
+    /// What was fetched is wrong: no other source is tried.
+    Content(Error),
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Self {
+        Self::Content(error)
+    }
+}
+
+/// Pulls `reference` (e.g. `127.0.0.1:5000/bases/python:3.11` or
+/// `python:3.12-slim`), through its registry's mirrors first.
 pub(crate) fn registry(reference: &str, ctx: &Ctx<'_>) -> Result<BaseImage> {
     let what = format!("docker://{reference}");
     let parsed: Reference = reference
         .parse()
         .map_err(|e| invalid(&what, format!("is not an image reference: {e}")))?;
-    let registry = parsed.resolve_registry().to_owned();
-    let protocol = if is_loopback(&registry) {
-        ClientProtocol::HttpsExcept(vec![registry.clone()])
+    let mirrors = ctx
+        .registries
+        .mirrors_of(parsed.registry())
+        .map_err(|reason| invalid(&what, reason))?;
+    crate::runtime::block_on("registry client", || async {
+        let mut failed = Vec::new();
+        for mirror in mirrors {
+            match pull(&at_registry(&parsed, mirror), &what, ctx).await {
+                Ok(base) => return Ok(base),
+                Err(Failure::Fetch(reason)) => failed.push(format!("mirror {reason}")),
+                Err(Failure::Content(error)) => return Err(error),
+            }
+        }
+        match pull(&parsed, &what, ctx).await {
+            Ok(base) => Ok(base),
+            Err(Failure::Content(error)) => Err(error),
+            Err(Failure::Fetch(reason)) => {
+                failed.push(reason);
+                Err(invalid(&what, failed.join("; then ")))
+            }
+        }
+    })
+}
+
+/// `reference` as found at `registry`: the same repository and tag or digest.
+fn at_registry(reference: &Reference, registry: &str) -> Reference {
+    let (registry, repository) = (registry.to_owned(), reference.repository().to_owned());
+    match (reference.tag(), reference.digest()) {
+        (Some(tag), Some(digest)) => {
+            Reference::with_tag_and_digest(registry, repository, tag.into(), digest.into())
+        }
+        (None, Some(digest)) => Reference::with_digest(registry, repository, digest.into()),
+        (tag, None) => Reference::with_tag(registry, repository, tag.unwrap_or("latest").into()),
+    }
+}
+
+async fn pull(reference: &Reference, what: &str, ctx: &Ctx<'_>) -> Result<BaseImage, Failure> {
+    let host = reference.resolve_registry().to_owned();
+    let protocol = if is_loopback(&host) {
+        ClientProtocol::HttpsExcept(vec![host.clone()])
     } else {
         ClientProtocol::Https
     };
@@ -98,67 +104,123 @@ pub(crate) fn registry(reference: &str, ctx: &Ctx<'_>) -> Result<BaseImage> {
         platform_resolver: Some(Box::new(linux_amd64_resolver)),
         ..ClientConfig::default()
     });
-    let auth = ctx.registry_auth.to_client();
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start", std::path::Path::new("registry client"), e))?;
-    let pull_err = |e: oci_client::errors::OciDistributionError| {
-        invalid(
-            &what,
-            format!(
-                "{e}; check the reference, that the registry is up, and HOIST_REGISTRY_USER/HOIST_REGISTRY_PASSWORD or HOIST_REGISTRY_TOKEN"
-            ),
-        )
+    let credential = ctx
+        .registries
+        .credential(ctx.registry_auth, &host)
+        .map_err(|reason| Failure::Fetch(format!("{host}: {reason}")))?;
+    let auth = credential.auth.to_client();
+    let fetch =
+        |e: OciDistributionError| Failure::Fetch(describe(&e, reference, &host, &credential));
+    // The token dance up front: the client otherwise drops the token
+    // service's refusal and sends the request without credentials.
+    client
+        .auth(reference, &auth, RegistryOperation::Pull)
+        .await
+        .map_err(fetch)?;
+    let (manifest, _digest) = client
+        .pull_image_manifest(reference, &auth)
+        .await
+        .map_err(fetch)?;
+    let mut config_bytes = Vec::new();
+    client
+        .pull_blob(reference, &manifest.config, &mut config_bytes)
+        .await
+        .map_err(fetch)?;
+    let actual = sha256(&config_bytes);
+    if actual != manifest.config.digest {
+        return Err(Error::DigestMismatch {
+            what: format!("{what} config"),
+            expected: manifest.config.digest.clone(),
+            actual,
+        }
+        .into());
+    }
+    let config = ImageConfiguration::from_reader(&config_bytes[..])
+        .map_err(|e| invalid(what, e.to_string()))?;
+    let mut layers = Vec::new();
+    for (i, descriptor) in manifest.layers.iter().enumerate() {
+        let layer_what = format!("{what} layer {}", i + 1);
+        let mut bytes = Vec::new();
+        // A blob already in the store is not fetched again.
+        if !ctx.store.has(&descriptor.digest) || !ctx.reuse {
+            client
+                .pull_blob(reference, descriptor, &mut bytes)
+                .await
+                .map_err(fetch)?;
+        }
+        let source: Box<dyn std::io::Read> = if bytes.is_empty() {
+            let path = ctx.store.path(&descriptor.digest);
+            Box::new(std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?)
+        } else {
+            Box::new(std::io::Cursor::new(bytes))
+        };
+        layers.push(import_layer(
+            ctx,
+            &layer_what,
+            source,
+            &descriptor.digest,
+            &descriptor.media_type,
+            config.rootfs().diff_ids().get(i),
+        )?);
+    }
+    Ok(BaseImage::stacked(what, layers, config)?)
+}
+
+/// What went wrong at `host`, and the next step; never the secret.
+fn describe(
+    error: &OciDistributionError,
+    reference: &Reference,
+    host: &str,
+    credential: &Credential,
+) -> String {
+    let repository = reference.repository();
+    let login = match login_host(host) {
+        "" => "`docker login`".to_owned(),
+        host => format!("`docker login {host}`"),
     };
-    runtime.block_on(async {
-        let (manifest, _digest) = client
-            .pull_image_manifest(&parsed, &auth)
-            .await
-            .map_err(pull_err)?;
-        let mut config_bytes = Vec::new();
-        client
-            .pull_blob(&parsed, &manifest.config, &mut config_bytes)
-            .await
-            .map_err(pull_err)?;
-        let actual = sha256(&config_bytes);
-        if actual != manifest.config.digest {
-            return Err(Error::DigestMismatch {
-                what: format!("{what} config"),
-                expected: manifest.config.digest.clone(),
-                actual,
-            });
+    let user = match &credential.auth {
+        crate::RegistryAuth::Basic { user, .. } => format!("user `{user}`"),
+        _ => "a token".to_owned(),
+    };
+    let fix = match &credential.source {
+        Source::None => {
+            format!("log in with {login} or set HOIST_REGISTRY_USER/HOIST_REGISTRY_PASSWORD")
         }
-        let config = ImageConfiguration::from_reader(&config_bytes[..])
-            .map_err(|e| invalid(&what, e.to_string()))?;
-        let mut layers = Vec::new();
-        for (i, descriptor) in manifest.layers.iter().enumerate() {
-            let layer_what = format!("{what} layer {}", i + 1);
-            let mut bytes = Vec::new();
-            // A blob already in the store is not fetched again.
-            if !ctx.store.has(&descriptor.digest) || !ctx.reuse {
-                client
-                    .pull_blob(&parsed, descriptor, &mut bytes)
-                    .await
-                    .map_err(pull_err)?;
-            }
-            let source: Box<dyn std::io::Read> = if bytes.is_empty() {
-                let path = ctx.store.path(&descriptor.digest);
-                Box::new(std::fs::File::open(&path).map_err(|e| Error::io("open", &path, e))?)
-            } else {
-                Box::new(std::io::Cursor::new(bytes))
-            };
-            layers.push(import_layer(
-                ctx,
-                &layer_what,
-                source,
-                &descriptor.digest,
-                &descriptor.media_type,
-                config.rootfs().diff_ids().get(i),
-            )?);
+        Source::Env(vars) => format!("check {vars}"),
+        Source::DockerConfig(_) | Source::Helper { .. } => format!("log in again with {login}"),
+    };
+    let refused = matches!(
+        error,
+        OciDistributionError::AuthenticationFailure(_)
+            | OciDistributionError::UnauthorizedError { .. }
+    );
+    let missing = matches!(error, OciDistributionError::RegistryError { envelope, .. }
+        if envelope.errors.iter().any(|e| matches!(e.code, OciErrorCode::ManifestUnknown | OciErrorCode::NameUnknown)));
+    let message = match &credential.source {
+        _ if missing => format!(
+            "{host} has no image {}; check the reference",
+            image_name(reference)
+        ),
+        Source::None if refused => {
+            format!("{host} requires credentials to pull {repository} and none were found; {fix}")
         }
-        BaseImage::stacked(&what, layers, config)
-    })
+        source if refused => format!(
+            "{host} refused the credentials of {user} from {source} for {repository}; {fix}"
+        ),
+        _ => format!("{host}: {error}; check that the registry is up and the reference is right"),
+    };
+    match credential.auth.secret() {
+        Some(secret) if !secret.is_empty() => message.replace(secret, "<redacted>"),
+        _ => message,
+    }
+}
+
+/// `REPOSITORY:TAG` or `REPOSITORY@DIGEST`, without the registry.
+fn image_name(reference: &Reference) -> String {
+    match (reference.tag(), reference.digest()) {
+        (_, Some(digest)) => format!("{}@{digest}", reference.repository()),
+        (tag, None) => format!("{}:{}", reference.repository(), tag.unwrap_or("latest")),
+    }
 }
 
 #[cfg(test)]
@@ -170,5 +232,21 @@ mod tests {
         assert!(is_loopback("127.0.0.1:5000"));
         assert!(is_loopback("localhost"));
         assert!(!is_loopback("registry.example.com:5000"));
+    }
+
+    #[test]
+    fn a_mirror_keeps_the_repository_and_tag() {
+        let upstream: Reference = "python:3.11-slim".parse().unwrap();
+        assert_eq!(
+            at_registry(&upstream, "127.0.0.1:5002").whole(),
+            "127.0.0.1:5002/library/python:3.11-slim"
+        );
+        let pinned: Reference = format!("docker.io/library/python@sha256:{}", "a".repeat(64))
+            .parse()
+            .unwrap();
+        assert_eq!(
+            at_registry(&pinned, "m:1").whole(),
+            format!("m:1/library/python@sha256:{}", "a".repeat(64))
+        );
     }
 }

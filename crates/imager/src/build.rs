@@ -35,6 +35,8 @@ pub struct BuildOptions {
     pub repository: Option<String>,
     /// Credentials for a registry base (default [`crate::RegistryAuth::from_env`]).
     pub registry_auth: crate::RegistryAuth,
+    /// Docker's config and mirrors for registry bases (default [`crate::Registries::from_env`]).
+    pub registries: crate::Registries,
 }
 
 impl BuildOptions {
@@ -53,6 +55,7 @@ impl BuildOptions {
             revision: None,
             repository: None,
             registry_auth: crate::RegistryAuth::from_env(),
+            registries: crate::Registries::from_env(),
         }
     }
 }
@@ -143,6 +146,7 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
         reporter,
         reuse: cache.reuse(),
         registry_auth: &options.registry_auth,
+        registries: &options.registries,
     };
     let base = match &recipe.dockerfile {
         Some(dockerfile) => {

@@ -85,12 +85,8 @@ pub(crate) fn build_and_save(
 ) -> Result<()> {
     let context = &recipe.context;
     let body = context_tar(context)?;
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("start", Path::new("docker client"), e))?;
     let task = reporter.on_start(&format!("docker build {}", context.display()), None);
-    runtime.block_on(async {
+    crate::runtime::block_on("docker client", || async {
         let docker = Docker::connect_with_local_defaults()
             .map_err(|e| failed(context, format!("{e}; start dockerd or set DOCKER_HOST")))?
             .negotiate_version()

@@ -9,8 +9,9 @@
 //!   same digest on any checkout;
 //! - a build cache keyed by each layer's inputs skips unchanged layers with no
 //!   tar or gzip work ([`Work`] counts what was done);
-//! - base images come from a registry (anonymous, basic or bearer auth; see
-//!   [`RegistryAuth`]), a root filesystem (tar or directory), an OCI layout, a
+//! - base images come from a registry (anonymous, basic or token auth, with
+//!   credentials from the environment or Docker's config and mirrors tried
+//!   first; see [`Registries`]), a root filesystem (tar or directory), an OCI layout, a
 //!   docker-archive or scratch; their layers are untrusted input and are
 //!   checked entry by entry (device nodes under `dev/` of a root filesystem
 //!   tar are dropped, anywhere else refused);
@@ -62,7 +63,9 @@ mod output;
 mod prepare;
 pub mod recipe;
 mod reference;
+pub mod registries;
 pub mod report;
+mod runtime;
 mod scan;
 mod sources;
 mod untrusted;
@@ -70,7 +73,6 @@ mod untrusted;
 use std::path::{Path, PathBuf};
 
 pub use base::BaseError;
-pub use base_registry::RegistryAuth;
 pub use budget::BudgetError;
 pub use build::{BuildOptions, Built, LayerReport, Work, build};
 pub use dockerfile::{DockerBuildError, DockerfileRecipe};
@@ -78,6 +80,7 @@ pub use hoist_secrets::{Finding, Rule};
 pub use layer::{FileSize, PackedLayer, human};
 pub use recipe::{Recipe, RecipeError};
 pub use reference::normalized_name;
+pub use registries::{Registries, RegistryAuth};
 pub use report::{NoReporter, Reporter, TaskId};
 pub use scan::SecretsFound;
 pub use sources::Sources;

@@ -4,7 +4,7 @@
 //! [services.backend.image]
 //! base = { rootfs = "${HOIST_BASES_DIR}/python.tar" }   # or "scratch",
 //! # { oci-layout = "DIR[:TAG]" }, { docker-archive = "FILE" },
-//! # { registry = "127.0.0.1:5000/bases/python:3.11" }
+//! # { registry = "127.0.0.1:5000/bases/python:3.11" }, { registry = "python:3.11-slim" }
 //! budget = { uncompressed = "500MB", compressed = "200MB" }
 //!
 //! [[services.backend.image.prepare]]
@@ -165,8 +165,8 @@ pub enum Base {
     /// A `docker save` archive.
     DockerArchive(PathBuf),
     /// An image in an OCI registry, e.g. `127.0.0.1:5000/bases/python:3.11`
-    /// (credentials from `HOIST_REGISTRY_USER`/`HOIST_REGISTRY_PASSWORD` or
-    /// `HOIST_REGISTRY_TOKEN`).
+    /// or `python:3.11-slim` (Docker Hub); credentials and mirrors as
+    /// [`crate::Registries`] says.
     Registry(String),
 }
 

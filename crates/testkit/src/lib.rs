@@ -16,6 +16,8 @@
 
 use std::path::PathBuf;
 
+pub mod registry;
+
 /// A service a test may need, and the variable that locates it.
 #[derive(Debug, Clone, Copy)]
 pub struct Service {

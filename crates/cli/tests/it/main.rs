@@ -9,5 +9,7 @@ mod interrupt;
 mod load;
 // hoist mcp (issue 16).
 mod mcp;
+// Registry bases with credentials and mirrors (issue 15).
+mod registry_base;
 mod stack_doctor;
 mod up;

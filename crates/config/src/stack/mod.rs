@@ -14,7 +14,7 @@ use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
 pub use engine::{DEFAULT_READY_DEADLINE, Engine, Publish, Ready, ReadyCheck, VolumeMount};
-pub use schema::{Chart, EnvSpec, Registry, RolloutSpec, Service};
+pub use schema::{Chart, EnvSpec, Registries, Registry, RolloutSpec, Service};
 
 use crate::error::{Result, StackError};
 use crate::location::{Location, nearest};
@@ -40,6 +40,8 @@ pub struct Stack {
     pub services: BTreeMap<String, Service>,
     /// `[registry]`: where images go for clusters that pull from a registry.
     pub registry: Option<Registry>,
+    /// `[registries]`: mirrors for the registries image bases name.
+    pub registries: Registries,
     source: String,
 }
 
@@ -101,6 +103,7 @@ impl Stack {
             profiles,
             services: raw.services,
             registry: raw.registry,
+            registries: raw.registries,
             source,
         })
     }

@@ -20,6 +20,9 @@ pub(crate) struct RawStack {
     pub(crate) services: BTreeMap<String, Service>,
     /// Where images go for clusters that pull from a registry.
     pub(crate) registry: Option<Registry>,
+    /// How registry bases are reached.
+    #[serde(default)]
+    pub(crate) registries: Registries,
     // Only checked for shape here; profiles are merged before deserializing.
     #[serde(default, rename = "profiles")]
     pub(crate) _profiles: BTreeMap<String, toml::Table>,
@@ -160,6 +163,32 @@ pub struct Registry {
     /// The user to push as; the password is read from
     /// `HOIST_REGISTRY_PASSWORD`, never from this file.
     pub user: Option<String>,
+}
+
+/// `[registries]`: how the registries that image bases name are reached.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[non_exhaustive]
+pub struct Registries {
+    /// Mirrors by the registry an image reference names (`docker.io` for
+    /// Docker Hub, else `HOST[:PORT]`), each `HOST[:PORT]`, tried in order
+    /// before it: `mirrors = { "docker.io" = ["127.0.0.1:5002"] }`.
+    #[serde(default)]
+    pub mirrors: BTreeMap<String, Vec<Spanned<String>>>,
+}
+
+impl Registries {
+    /// The mirrors without their spans.
+    #[must_use]
+    pub fn mirror_hosts(&self) -> BTreeMap<String, Vec<String>> {
+        self.mirrors
+            .iter()
+            .map(|(registry, list)| {
+                let hosts = list.iter().map(|m| m.get_ref().clone()).collect();
+                (registry.clone(), hosts)
+            })
+            .collect()
+    }
 }
 
 /// A service's environment: where values come from and how they are classified.

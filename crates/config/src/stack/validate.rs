@@ -42,6 +42,11 @@ pub(super) fn stack(
     if let Some(registry) = &raw.registry {
         registry_address(ctx, &registry.address)?;
     }
+    for (registry, mirrors) in &raw.registries.mirrors {
+        for mirror in mirrors {
+            mirror_host(ctx, registry, mirror)?;
+        }
+    }
     if let Some((path, span)) = find_cycle(&raw.services) {
         return Err(StackError::Cycle {
             location: ctx.location(span.start),
@@ -210,6 +215,26 @@ fn registry_address(ctx: &Ctx<'_>, address: &Spanned<String>) -> Result<(), Stac
             ),
         }),
     }
+}
+
+/// A mirror is `HOST[:PORT]`: the repository path stays the image's own.
+fn mirror_host(ctx: &Ctx<'_>, registry: &str, mirror: &Spanned<String>) -> Result<(), StackError> {
+    let text = mirror.get_ref();
+    let problem = if text.trim().is_empty() {
+        "it is empty"
+    } else if text.contains("://") {
+        "it has a scheme; write the host without http:// or https:// (loopback mirrors are reached over plain HTTP)"
+    } else if text.contains('/') || text.chars().any(char::is_whitespace) {
+        "it has a path or whitespace; a mirror keeps the image's repository"
+    } else {
+        return Ok(());
+    };
+    Err(StackError::Invalid {
+        location: ctx.location(mirror.span().start),
+        message: format!(
+            "registries.mirrors.\"{registry}\" entry `{text}` is not HOST[:PORT] ({problem}), e.g. \"127.0.0.1:5002\""
+        ),
+    })
 }
 
 /// Whether `name` is `[A-Za-z_][A-Za-z0-9_]*`.

@@ -239,3 +239,36 @@ fn a_bad_timeout_or_registry_address_is_named() {
         "{message}"
     );
 }
+
+/// The error loading a stack file of `text`.
+fn load_error(text: &str) -> String {
+    let dir = project(&[("hoist.toml", text)]);
+    Stack::load(&dir.path().join("hoist.toml"), None)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn registry_mirrors_load_and_a_bad_one_is_named() {
+    let dir = project(&[(
+        "hoist.toml",
+        "project = \"shop\"\n[registries]\nmirrors = { \"docker.io\" = [\"127.0.0.1:5002\", \"mirror.internal\"] }\n",
+    )]);
+    let stack = load(dir.path(), None);
+    assert_eq!(
+        stack.registries.mirror_hosts()["docker.io"],
+        ["127.0.0.1:5002", "mirror.internal"]
+    );
+    let message = load_error(
+        "project = \"shop\"\n[registries]\nmirrors = { \"docker.io\" = [\"http://127.0.0.1:5002\"] }\n",
+    );
+    assert!(
+        message.ends_with("hoist.toml:3:28: registries.mirrors.\"docker.io\" entry `http://127.0.0.1:5002` is not HOST[:PORT] (it has a scheme; write the host without http:// or https:// (loopback mirrors are reached over plain HTTP)), e.g. \"127.0.0.1:5002\""),
+        "{message}"
+    );
+    let message = load_error("project = \"shop\"\n[registries]\nmirror = {}\n");
+    assert!(
+        message.ends_with("hoist.toml:3:1: unknown key `mirror`; did you mean `mirrors`?"),
+        "{message}"
+    );
+}

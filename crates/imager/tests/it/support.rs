@@ -55,13 +55,15 @@ pub(crate) fn recipe(dir: &Path, text: &str) -> Recipe {
 }
 
 /// The tests' build options: output in `out`, the cache at `cache`, time 0,
-/// a fixed revision, no registry credentials from the environment.
+/// a fixed revision, no registry credentials, Docker config or mirrors from
+/// the environment.
 pub(crate) fn options(service: &str, out: &Path, cache: &Path) -> BuildOptions {
     let mut options = BuildOptions::new(service, out);
     options.cache_dir = cache.to_path_buf();
     options.source_date_epoch = 0;
     options.revision = Some("0123456789abcdef".into());
     options.registry_auth = hoist_imager::RegistryAuth::Anonymous;
+    options.registries = hoist_imager::Registries::default();
     options
 }
 
@@ -73,6 +75,21 @@ pub(crate) fn build_with(
     cache: &Path,
 ) -> hoist_imager::Result<Built> {
     build(recipe, &options(service, out, cache), &NoReporter)
+}
+
+/// The app's sources in a new temporary directory, and the app built from
+/// them for `service` on scratch, with output and cache under `dir`.
+pub(crate) fn built_app(dir: &Path, service: &str) -> (tempfile::TempDir, Built) {
+    let src = tempfile::tempdir().unwrap();
+    app_tree(src.path());
+    let built = build_with(
+        &recipe(src.path(), APP_RECIPE),
+        service,
+        &dir.join(service),
+        &dir.join(format!("cache-{service}")),
+    )
+    .unwrap();
+    (src, built)
 }
 
 /// A gzipped layer from raw tar bytes; returns (blob, digest, diff_id).
