@@ -36,6 +36,10 @@ pub(crate) struct Args {
     /// Measure the debug build of hoist instead of the release build.
     #[arg(long)]
     debug: bool,
+    /// Measure this hoist binary instead of building one (a target
+    /// directory shared by several checkouts may hold another's build).
+    #[arg(long, value_name = "FILE")]
+    hoist: Option<PathBuf>,
 }
 
 /// One measured command.
@@ -55,7 +59,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             rootfs.display()
         );
     }
-    let hoist = build_hoist(!args.debug)?;
+    let hoist = match &args.hoist {
+        Some(hoist) => hoist.clone(),
+        None => build_hoist(!args.debug)?,
+    };
     let load_before = crate::bench_build::load_average();
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let dir = std::env::temp_dir().join(format!("hoist-bench-load-{nonce}"));
