@@ -2,15 +2,20 @@
 //!
 //! Builds a ~60 MB (compressed) image from `$HOIST_BASES_DIR/python.tar` with
 //! umoci and skopeo (never hoist's imager), then times, with `/usr/bin/time
-//! -v` for peak memory:
+//! -v` for peak memory, a release build of hoist (`--debug` for the debug
+//! one):
 //! - `hoist load --target docker` against `docker load` of the same archive,
 //!   first and again unchanged;
+//! - `hoist load --target kind` into real containerd 1.6 in a node container
+//!   (from `$HOIST_BASES_DIR/containerd-node.tar`, as the tests start it)
+//!   against `ctr images import` of the same archive through `docker exec`,
+//!   first and again;
 //! - `hoist load --target registry` against `skopeo copy` of the same layout,
 //!   first and again.
 //!
 //! Needs dockerd (`DOCKER_HOST`) and a plain-HTTP registry
 //! (`HOIST_TEST_REGISTRY`, default 127.0.0.1:5000), as `.ci/services.sh`
-//! starts them. Prints a Markdown table for BENCHMARKS.md.
+//! starts them. Prints the load average and a Markdown table for BENCHMARKS.md.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -28,9 +33,13 @@ pub(crate) struct Args {
     /// The registry to push to (`HOST:PORT`, plain HTTP).
     #[arg(long, env = "HOIST_TEST_REGISTRY", default_value = "127.0.0.1:5000")]
     registry: String,
-    /// Measure a release build of hoist instead of the debug build.
+    /// Measure the debug build of hoist instead of the release build.
     #[arg(long)]
-    release: bool,
+    debug: bool,
+    /// Measure this hoist binary instead of building one (a target
+    /// directory shared by several checkouts may hold another's build).
+    #[arg(long, value_name = "FILE")]
+    hoist: Option<PathBuf>,
 }
 
 /// One measured command.
@@ -50,7 +59,11 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             rootfs.display()
         );
     }
-    let hoist = build_hoist(args.release)?;
+    let hoist = match &args.hoist {
+        Some(hoist) => hoist.clone(),
+        None => build_hoist(!args.debug)?,
+    };
+    let load_before = crate::bench_build::load_average();
     let nonce = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
     let dir = std::env::temp_dir().join(format!("hoist-bench-load-{nonce}"));
     std::fs::create_dir_all(&dir)?;
@@ -58,6 +71,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     let _ = std::fs::remove_dir_all(&dir);
     let rows = result?;
     println!();
+    println!(
+        "load average before: {load_before}; after: {}",
+        crate::bench_build::load_average()
+    );
     println!("| operation | tool | wall time (s) | peak RSS (MB) | bytes sent |");
     println!("|---|---|---:|---:|---:|");
     for row in rows {
@@ -79,7 +96,9 @@ fn build_hoist(release: bool) -> anyhow::Result<PathBuf> {
     }
     cmd::run(&mut build)?;
     let profile = if release { "release" } else { "debug" };
-    Ok(cmd::root().join("target").join(profile).join("hoist"))
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| cmd::root().join("target"), PathBuf::from);
+    Ok(target.join(profile).join("hoist"))
 }
 
 fn measure(
@@ -154,6 +173,17 @@ fn measure(
             sent: bytes_sent(&out)?,
         });
     }
+    let node_rootfs = args.bases.join("containerd-node.tar");
+    if node_rootfs.is_file() {
+        rows.extend(measure_containerd(
+            &hoist_load,
+            &archive,
+            &node_rootfs,
+            nonce,
+        )?);
+    } else {
+        println!("{} is missing: no containerd rows", node_rootfs.display());
+    }
     for what in ["push to registry", "push again, unchanged"] {
         let (seconds, peak_mb, out) = timed(&mut hoist_load(&registry_target))?;
         rows.push(Row {
@@ -174,6 +204,104 @@ fn measure(
     }
     remove_images(&name)?;
     Ok(rows)
+}
+
+/// `ctr images import` against `hoist load --target kind` into real
+/// containerd in a node container named `bench<nonce>-control-plane`.
+fn measure_containerd(
+    hoist_load: &dyn Fn(&[&str]) -> Command,
+    archive: &Path,
+    node_rootfs: &Path,
+    nonce: u64,
+) -> anyhow::Result<Vec<Row>> {
+    let cluster = format!("bench{nonce}");
+    let node = format!("{cluster}-control-plane");
+    let image = format!("hoist-bench/containerd-node:{nonce}");
+    cmd::run(
+        Command::new("docker")
+            .args([
+                "import",
+                "-c",
+                "ENV CONTAINERD_SNAPSHOTTER=native",
+                "-c",
+                r#"CMD ["/usr/bin/containerd"]"#,
+            ])
+            .arg(node_rootfs)
+            .arg(&image),
+    )?;
+    cmd::run(Command::new("docker").args([
+        "run",
+        "-d",
+        "--name",
+        &node,
+        "--cap-add=SYS_ADMIN",
+        "--security-opt=apparmor=unconfined",
+        "--security-opt=seccomp=unconfined",
+        &image,
+    ]))?;
+    let result = (|| {
+        let ctr = |args: &[&str]| {
+            let mut command = Command::new("docker");
+            command
+                .args(["exec", "-i", &node, "ctr", "-n", "k8s.io"])
+                .args(args);
+            command
+        };
+        for _ in 0..50 {
+            if ctr(&["version"]).output()?.status.success() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        let clear = || -> anyhow::Result<()> {
+            let listed = ctr(&["images", "ls", "-q"]).output()?;
+            let names: Vec<String> = String::from_utf8_lossy(&listed.stdout)
+                .lines()
+                .map(str::to_owned)
+                .collect();
+            if !names.is_empty() {
+                let mut rm = ctr(&["images", "rm", "--sync"]);
+                rm.args(&names);
+                cmd::run(&mut rm)?;
+            }
+            Ok(())
+        };
+        let archive_bytes = std::fs::metadata(archive)?.len().to_string();
+        let mut rows = Vec::new();
+        let rounds = ["load into containerd (cold)", "load into containerd again"];
+        clear()?;
+        for what in rounds {
+            let (seconds, peak_mb, _) =
+                timed_with_input(&mut ctr(&["images", "import", "-"]), Some(archive))?;
+            rows.push(Row {
+                what,
+                tool: "ctr images import",
+                seconds,
+                peak_mb,
+                sent: archive_bytes.clone(),
+            });
+        }
+        clear()?;
+        for what in rounds {
+            let (seconds, peak_mb, out) = timed(&mut hoist_load(&[
+                "--target",
+                "kind",
+                "--cluster",
+                &cluster,
+            ]))?;
+            rows.push(Row {
+                what,
+                tool: "hoist load",
+                seconds,
+                peak_mb,
+                sent: bytes_sent(&out)?,
+            });
+        }
+        Ok(rows)
+    })();
+    let _ = Command::new("docker").args(["rm", "-f", &node]).output();
+    let _ = Command::new("docker").args(["rmi", &image]).output();
+    result
 }
 
 /// The benchmark image as an OCI layout (umoci) and a docker-archive (skopeo).
@@ -246,9 +374,20 @@ fn remove_images(name: &str) -> anyhow::Result<()> {
 
 /// Runs `command` under `/usr/bin/time -v`: wall seconds, peak RSS in MB, output.
 fn timed(command: &mut Command) -> anyhow::Result<(f64, f64, Output)> {
+    timed_with_input(command, None)
+}
+
+/// [`timed`], with `input`'s content on the command's standard input.
+fn timed_with_input(
+    command: &mut Command,
+    input: Option<&Path>,
+) -> anyhow::Result<(f64, f64, Output)> {
     let program = command.get_program().to_owned();
     let mut wrapped = Command::new("/usr/bin/time");
     wrapped.arg("-v").arg(&program).args(command.get_args());
+    if let Some(input) = input {
+        wrapped.stdin(std::fs::File::open(input)?);
+    }
     println!("$ {wrapped:?}");
     let started = Instant::now();
     let output = wrapped

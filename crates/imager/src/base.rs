@@ -1,22 +1,24 @@
 //! Base images: scratch, a root filesystem (tar or directory), an OCI image
-//! layout or a docker-archive. Their layers land in the blob store, each
-//! checked by [`crate::untrusted::inspect`] and its digests verified.
+//! layout or a docker-archive. Their layers land in the blob store as
+//! uncompressed tars (a gzipped layer is kept too, as its gzip form for a
+//! registry push), each checked by [`crate::untrusted::inspect`], its
+//! digests verified and its files scanned for secrets once per machine: the
+//! import records are shared by every recipe and service using the base.
 
 use std::fs::{self, File};
 use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
 use flate2::read::GzDecoder;
-use flate2::write::GzEncoder;
 use oci_spec::image::{ImageConfiguration, ImageIndex, ImageManifest, MediaType};
 use serde::{Deserialize, Serialize};
 
 use crate::blobs::{BlobStore, write_atomic};
-use crate::digest::{HashingReader, HashingWriter, KeyHasher, sha256};
-use crate::layer::{GZIP_LAYER, PackedLayer};
+use crate::digest::{HashingReader, KeyHasher, sha256};
+use crate::layer::{PLAIN_LAYER, PackedLayer};
 use crate::recipe::{Base, Copy, Layer};
+use crate::scan::BaseFinding;
 use crate::untrusted::{DevNodes, Listing, OnEntry, check_stack, inspect};
 use crate::{Error, Reporter, Result};
 
@@ -52,11 +54,23 @@ pub enum BaseError {
     },
 }
 
-/// A base layer in the blob store, with what it holds.
+/// A base layer in the blob store, with what it holds and what the secret
+/// scan found in it (before any recipe's allowlist).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct BaseLayer {
     pub(crate) packed: PackedLayer,
     pub(crate) listing: Listing,
+    pub(crate) findings: Vec<BaseFinding>,
+    /// Imported by this build rather than found in the cache.
+    #[serde(skip)]
+    pub(crate) fresh: bool,
+}
+
+/// The directories of import records. The hoist version is part of the
+/// name: a newer scanner's rules must see every base again.
+pub(crate) fn records_dir(ctx: &Ctx<'_>, kind: &str) -> PathBuf {
+    ctx.cache_dir
+        .join(format!("{kind}-v2-{}", env!("CARGO_PKG_VERSION")))
 }
 
 /// A loaded base image.
@@ -86,7 +100,6 @@ impl BaseImage {
 pub(crate) struct Ctx<'a> {
     pub(crate) store: &'a BlobStore,
     pub(crate) cache_dir: &'a Path,
-    pub(crate) level: u32,
     pub(crate) mtime: u64,
     pub(crate) reporter: &'a dyn Reporter,
     /// False under `--no-cache`: import again.
@@ -104,7 +117,7 @@ fn invalid(what: &str, reason: impl Into<String>) -> Error {
 }
 
 /// Loads `base`. Layers met before come from the cache without being read
-/// again; the secret scan reads them separately, once per allowlist.
+/// again, with what their import scan found.
 ///
 /// # Errors
 ///
@@ -133,25 +146,21 @@ pub(crate) fn save<T: Serialize>(path: &Path, value: &T) -> Result<()> {
     write_atomic(path, &bytes)
 }
 
-/// A root filesystem tar becomes one gzipped layer: its entries are checked
-/// and copied with their headers (owners kept, extended headers dropped),
-/// device nodes under `dev/` left out. Its cache key is the file's identity
-/// (path, size, mtime, inode): hashing a large base on every warm build would
-/// cost more than the rest of the build.
+/// A root filesystem tar becomes one uncompressed layer: its entries are
+/// checked and copied with their headers (owners kept, extended headers
+/// dropped), device nodes under `dev/` left out. Its cache key is the file's
+/// identity (path, size, mtime, inode): hashing a large base on every warm
+/// build would cost more than the rest of the build.
 fn rootfs_tar(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
     let what = format!("base {}", path.display());
     let meta = fs::metadata(path).map_err(|e| Error::io("read", path, e))?;
-    let mut key = KeyHasher::new("hoist-rootfs-v1");
+    let mut key = KeyHasher::new("hoist-rootfs-v2");
     key.field(path.as_os_str().as_encoded_bytes())
         .field(&meta.len().to_le_bytes())
         .field(&meta.mtime().to_le_bytes())
         .field(&meta.mtime_nsec().to_le_bytes())
-        .field(&meta.ino().to_le_bytes())
-        .field(&ctx.level.to_le_bytes());
-    let record = ctx
-        .cache_dir
-        .join("bases")
-        .join(format!("{}.json", key.finish()));
+        .field(&meta.ino().to_le_bytes());
+    let record = records_dir(ctx, "bases").join(format!("{}.json", key.finish()));
     if let Some(layer) =
         cached::<BaseLayer>(ctx, &record).filter(|l| ctx.store.has(&l.packed.digest))
     {
@@ -164,10 +173,9 @@ fn rootfs_tar(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
         .reporter
         .on_start(&format!("import {}", path.display()), Some(meta.len()));
     let file = File::open(path).map_err(|e| Error::io("open", path, e))?;
-    let ((listing, diff_id, uncompressed_size), digest, size) = ctx.store.write_with(|blob| {
-        let gz = GzEncoder::new(blob, Compression::new(ctx.level));
-        let mut tar = tar::Builder::new(HashingWriter::new(gz));
-        let listing = inspect(
+    let ((), digest, size) = ctx.store.write_with(|blob| {
+        let mut tar = tar::Builder::new(blob);
+        inspect(
             BufReader::new(file),
             &what,
             DevNodes::DropUnderDev,
@@ -187,25 +195,13 @@ fn rootfs_tar(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
                 .map_err(io_err)
             },
         )?;
-        let hashed = tar.into_inner().map_err(|e| Error::io("repack", path, e))?;
-        let (gz, diff_id, n) = hashed.finish();
-        gz.finish()
+        tar.into_inner()
             .and_then(Write::flush)
-            .map_err(|e| Error::io("compress", path, e))?;
-        Ok((listing, diff_id, n))
+            .map_err(|e| Error::io("repack", path, e))
     })?;
+    // The second pass reads the new tar from the page cache: listing, diff_id, scan.
+    let layer = checked(ctx, &what, &digest, size, PLAIN_LAYER)?;
     ctx.reporter.on_finish(task, "imported");
-    let layer = BaseLayer {
-        packed: PackedLayer {
-            digest,
-            diff_id,
-            size,
-            uncompressed_size,
-            media_type: GZIP_LAYER.to_owned(),
-            files: listing.files.clone(),
-        },
-        listing,
-    };
     save(&record, &layer)?;
     Ok(BaseImage {
         layers: vec![layer],
@@ -214,7 +210,8 @@ fn rootfs_tar(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
 }
 
 /// A root filesystem directory is packed like a recipe layer (owners
-/// normalised to 0:0, which suits a directory made by an unprivileged user).
+/// normalised to 0:0, which suits a directory made by an unprivileged user),
+/// keyed through the same stat index.
 fn rootfs_dir(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
     let layer = Layer {
         name: "base".to_owned(),
@@ -227,37 +224,50 @@ fn rootfs_dir(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
         file_mode: None,
         dir_mode: None,
     };
+    let started = crate::index::walk_started();
     let walked = crate::layer::walk(&layer)?;
-    let key = crate::layer::input_key(&walked, ctx.level)?;
-    let record = ctx.cache_dir.join("bases").join(format!("{key}.json"));
-    if let Some(layer) =
-        cached::<BaseLayer>(ctx, &record).filter(|l| ctx.store.has(&l.packed.digest))
-    {
-        return Ok(BaseImage {
-            layers: vec![layer],
-            config: None,
-        });
+    let index = crate::index::Index::load(ctx.cache_dir, ctx.reuse, &layer);
+    let mut reads = 0;
+    if let Some(keyed) = index.key(&walked, &mut reads)? {
+        let record = records_dir(ctx, "bases").join(format!("{}.json", keyed.key));
+        if let Some(layer) =
+            cached::<BaseLayer>(ctx, &record).filter(|l| ctx.store.has(&l.packed.digest))
+        {
+            return Ok(BaseImage {
+                layers: vec![layer],
+                config: None,
+            });
+        }
     }
+    let scanner = crate::scan::base_scanner();
     let packed = crate::layer::pack(
         &walked,
         "base",
-        ctx.level,
         ctx.mtime,
         ctx.store,
+        Some(&scanner),
         ctx.reporter,
     )?;
+    let key = crate::layer::content_key(&walked, &packed.digests)
+        .expect("packing learns every file's digest");
+    index.update(ctx.cache_dir, &layer, &walked, &packed.digests, started)?;
     let passwd = fs::read_to_string(path.join("etc/passwd")).ok();
-    let layer = BaseLayer {
+    let base_layer = BaseLayer {
         listing: Listing {
-            files: packed.files.clone(),
+            files: packed.layer.files.clone(),
             passwd,
             ..Listing::default()
         },
-        packed,
+        packed: packed.layer,
+        findings: crate::scan::keep(packed.findings),
+        fresh: true,
     };
-    save(&record, &layer)?;
+    save(
+        &records_dir(ctx, "bases").join(format!("{key}.json")),
+        &base_layer,
+    )?;
     Ok(BaseImage {
-        layers: vec![layer],
+        layers: vec![base_layer],
         config: None,
     })
 }
@@ -365,9 +375,10 @@ fn read_verified(layout: &BlobStore, digest: &str, what: &str) -> Result<Vec<u8>
     Ok(bytes)
 }
 
-/// Copies one layer blob into the store (verifying its digest), then reads it
-/// back decompressed, checking every entry and its `diff_id`. The result is
-/// cached by digest, so a layer is checked once.
+/// Copies one layer blob into the store (verifying its digest), then reads
+/// it back, checking every entry, scanning its files and computing its
+/// `diff_id` ([`checked`]). The result is cached by digest, so a layer is
+/// checked and scanned once per machine.
 pub(crate) fn import_layer(
     ctx: &Ctx<'_>,
     what: &str,
@@ -376,24 +387,15 @@ pub(crate) fn import_layer(
     media_type: &str,
     expected_diff_id: Option<&String>,
 ) -> Result<BaseLayer> {
-    let record = ctx
-        .cache_dir
-        .join("base-layers")
-        .join(format!("{}.json", crate::digest::hex_part(digest)));
+    let record =
+        records_dir(ctx, "base-layers").join(format!("{}.json", crate::digest::hex_part(digest)));
     if let Some(layer) =
         cached::<BaseLayer>(ctx, &record).filter(|l| ctx.store.has(&l.packed.digest))
     {
         return Ok(layer);
     }
     let size = ctx.store.import(source, digest, what)?;
-    let layer = inspect_blob(
-        ctx.store,
-        what,
-        digest,
-        size,
-        media_type,
-        &mut |_, _| Ok(()),
-    )?;
+    let layer = checked(ctx, what, digest, size, media_type)?;
     if let Some(expected) = expected_diff_id
         && *expected != layer.packed.diff_id
     {
@@ -404,6 +406,76 @@ pub(crate) fn import_layer(
         });
     }
     save(&record, &layer)?;
+    Ok(layer)
+}
+
+/// Copies what is read into `copy` as well.
+struct Tee<R, W> {
+    inner: R,
+    copy: W,
+}
+
+impl<R: Read, W: Write> Read for Tee<R, W> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.copy.write_all(&buf[..n])?;
+        Ok(n)
+    }
+}
+
+/// Checks a stored base layer blob entry by entry and scans its files, in
+/// one pass. A gzipped blob is decompressed into the store on the way (the
+/// layer an image built on it holds, so local delivery sends it as is) and
+/// remembered as that tar's gzip form.
+pub(crate) fn checked(
+    ctx: &Ctx<'_>,
+    what: &str,
+    digest: &str,
+    size: u64,
+    media_type: &str,
+) -> Result<BaseLayer> {
+    let scanner = crate::scan::base_scanner();
+    let mut found = Vec::new();
+    let mut scan = |entry: &crate::untrusted::Accepted<'_>, data: &mut dyn Read| {
+        if entry.is_content {
+            found.extend(
+                scanner
+                    .scan_reader(&format!("/{}", entry.path), data)
+                    .map_err(|e| Error::io("scan", Path::new(entry.path), e))?,
+            );
+        }
+        Ok(())
+    };
+    let mut layer = if media_type.ends_with("gzip") {
+        let path = ctx.store.path(digest);
+        let file = BufReader::new(File::open(&path).map_err(|e| Error::io("open", &path, e))?);
+        let (listing, plain, plain_size) = ctx.store.write_with(|blob| {
+            let mut hashed = HashingReader::new(Tee {
+                inner: GzDecoder::new(file),
+                copy: blob,
+            });
+            let listing = inspect(&mut hashed, what, DevNodes::Refuse, &mut scan)?;
+            hashed.finish().map_err(|e| Error::io("read", &path, e))?;
+            Ok(listing)
+        })?;
+        crate::gzip::remember(ctx.cache_dir, &plain, digest, size)?;
+        BaseLayer {
+            packed: PackedLayer {
+                digest: plain.clone(),
+                diff_id: plain,
+                size: plain_size,
+                uncompressed_size: plain_size,
+                media_type: PLAIN_LAYER.to_owned(),
+                files: listing.files.clone(),
+            },
+            listing,
+            findings: Vec::new(),
+            fresh: true,
+        }
+    } else {
+        inspect_blob(ctx.store, what, digest, size, media_type, &mut scan)?
+    };
+    layer.findings = crate::scan::keep(found);
     Ok(layer)
 }
 
@@ -437,6 +509,8 @@ pub(crate) fn inspect_blob(
             files: listing.files.clone(),
         },
         listing,
+        findings: Vec::new(),
+        fresh: true,
     })
 }
 

@@ -9,7 +9,7 @@ use std::path::Path;
 use oci_spec::image::ImageConfiguration;
 use serde::Deserialize;
 
-use crate::base::{BaseImage, Ctx, inspect_blob, save};
+use crate::base::{BaseImage, Ctx, checked, records_dir, save};
 use crate::{BaseError, Error, Result};
 
 #[derive(Deserialize)]
@@ -18,8 +18,6 @@ struct ArchiveManifest {
     config: String,
     layers: Vec<String>,
 }
-
-const PLAIN_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
 
 fn invalid(what: &str, reason: impl Into<String>) -> Error {
     BaseError::Invalid {
@@ -136,16 +134,9 @@ fn import_layers(
         let media_type = if magic == [0x1f, 0x8b] {
             crate::layer::GZIP_LAYER
         } else {
-            PLAIN_LAYER
+            crate::layer::PLAIN_LAYER
         };
-        let layer = inspect_blob(
-            ctx.store,
-            &layer_what,
-            &digest,
-            size,
-            media_type,
-            &mut |_, _| Ok(()),
-        )?;
+        let layer = checked(ctx, &layer_what, &digest, size, media_type)?;
         if layer.packed.diff_id != diff_ids[index] {
             return Err(Error::DigestMismatch {
                 what: format!("{layer_what} (diff_id)"),
@@ -153,9 +144,7 @@ fn import_layers(
                 actual: layer.packed.diff_id,
             });
         }
-        let record = ctx
-            .cache_dir
-            .join("base-layers")
+        let record = records_dir(ctx, "base-layers")
             .join(format!("{}.json", crate::digest::hex_part(&digest)));
         save(&record, &layer)?;
         found.insert(index, layer);

@@ -14,6 +14,8 @@ pub struct BudgetError(String);
 /// A layer as the budget check sees it.
 pub(crate) struct Sized<'a> {
     pub(crate) name: &'a str,
+    /// The gzip size (what a registry push sends); read only under a
+    /// compressed budget.
     pub(crate) size: u64,
     pub(crate) uncompressed: u64,
     pub(crate) listing: &'a Listing,
@@ -53,13 +55,18 @@ pub(crate) fn check(image: &str, budget: Budget, layers: &[Sized<'_>]) -> Result
     let mut by_size: Vec<&Sized<'_>> = layers.iter().collect();
     by_size.sort_by(|a, b| b.uncompressed.cmp(&a.uncompressed).then(a.name.cmp(b.name)));
     for layer in by_size {
-        let _ = writeln!(
-            text,
-            "  {:>10}  {:>10} compressed  {}",
-            human(layer.uncompressed),
-            human(layer.size),
-            layer.name
-        );
+        // Gzip sizes are only known (made) when a compressed budget asks.
+        let _ = if budget.compressed.is_some() {
+            writeln!(
+                text,
+                "  {:>10}  {:>10} compressed  {}",
+                human(layer.uncompressed),
+                human(layer.size),
+                layer.name
+            )
+        } else {
+            writeln!(text, "  {:>10}  {}", human(layer.uncompressed), layer.name)
+        };
     }
     text.push_str("largest files:\n");
     let flat = flatten(layers.iter().map(|l| l.listing));

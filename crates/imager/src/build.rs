@@ -10,9 +10,11 @@ use crate::budget::{self, Sized};
 use crate::cache::{Cache, LayerRecord};
 use crate::digest::{hex_part, sha256};
 use crate::image_config::{ConfigLayer, Stamp, config_json, manifest_json, resolve_user, rfc3339};
-use crate::layer::{self, PackedLayer};
+use crate::index::{Index, Keyed};
+use crate::layer::{self, PackedLayer, Walked};
 use crate::output::{Image, write_archive, write_layout};
 use crate::recipe::Recipe;
+use crate::scan::Scan;
 use crate::untrusted::{Listing, passwd};
 use crate::{Reporter, Result};
 
@@ -61,10 +63,10 @@ impl BuildOptions {
 }
 
 /// Where the work went: lets callers (and tests) see that a warm build did
-/// no tar or gzip work.
+/// no tar work and read no file.
 #[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
 pub struct Work {
-    /// Recipe layers tarred and gzipped in this build.
+    /// Recipe layers tarred in this build.
     pub layers_packed: usize,
     /// Recipe layers reused from the cache.
     pub layers_reused: usize,
@@ -74,8 +76,11 @@ pub struct Work {
     pub prepare_run: usize,
     /// Prepare steps skipped because their inputs had not changed.
     pub prepare_skipped: usize,
-    /// Files read by the secret scan.
+    /// Files read by the secret scan (base layer entries and host files).
     pub files_scanned: usize,
+    /// Host files of recipe layers opened and read, for a content digest,
+    /// the secret scan or the tar (packing reads each file once).
+    pub files_read: usize,
 }
 
 /// One layer of a built image.
@@ -83,17 +88,18 @@ pub struct Work {
 pub struct LayerReport {
     /// `base` for base layers, else the recipe layer's name.
     pub name: String,
-    /// The compressed blob's digest.
+    /// The blob's digest (the `diff_id` for the uncompressed tars a build writes).
     pub digest: String,
     /// The uncompressed digest.
     pub diff_id: String,
-    /// Compressed bytes.
+    /// The blob's bytes.
     pub size: u64,
     /// Uncompressed bytes.
     pub uncompressed_size: u64,
     /// The blob's media type.
     pub media_type: String,
-    /// Whether it came from the cache (or the base) rather than being packed.
+    /// Whether it came from the cache rather than being packed or imported
+    /// in this build.
     pub cached: bool,
 }
 
@@ -116,7 +122,8 @@ pub struct Built {
     pub config_digest: String,
     /// Layers, base first.
     pub layers: Vec<LayerReport>,
-    /// Total compressed bytes.
+    /// Total bytes of the layer blobs (uncompressed tars, unless a base
+    /// layer came gzipped).
     pub size: u64,
     /// Total uncompressed bytes.
     pub uncompressed_size: u64,
@@ -134,14 +141,12 @@ pub struct Built {
 pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -> Result<Built> {
     let cache = Cache::open(&options.cache_dir, !options.no_cache)?;
     let mut work = Work::default();
-    let level = recipe.compression_level.unwrap_or(6).min(9);
     let mtime = options.source_date_epoch;
 
     crate::prepare::run(recipe, &cache, reporter, &mut work)?;
     let ctx = base::Ctx {
         store: cache.store(),
         cache_dir: cache.dir(),
-        level,
         mtime,
         reporter,
         reuse: cache.reuse(),
@@ -160,15 +165,26 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
         }
         None => base::load(&recipe.base, &ctx)?,
     };
+    let started = crate::index::walk_started();
     let walked = recipe
         .layers
         .iter()
         .map(layer::walk)
         .collect::<Result<Vec<_>>>()?;
-    let keys = walked
+    let indexes: Vec<Index> = recipe
+        .layers
         .iter()
-        .map(|w| layer::input_key(w, level))
+        .map(|l| Index::load(cache.dir(), cache.reuse(), l))
+        .collect();
+    let keyed = indexes
+        .iter()
+        .zip(&walked)
+        .map(|(index, walked)| index.key(walked, &mut work.files_read))
         .collect::<Result<Vec<_>>>()?;
+    let records: Vec<Option<LayerRecord>> = keyed
+        .iter()
+        .map(|k| k.as_ref().and_then(|k| cache.layer(&k.key)))
+        .collect();
     let stamp = Stamp {
         created: rfc3339(options.source_date_epoch),
         revision: options.revision.as_deref(),
@@ -178,32 +194,18 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
         base.config.as_ref(),
         passwd(base.layers.iter().map(|l| &l.listing)),
     )?;
-    let records: Vec<Option<LayerRecord>> = keys.iter().map(|key| cache.layer(key)).collect();
-    let scan_key = scan_everything(
-        recipe, &base, &walked, &records, &cache, &user, &stamp, &mut work,
-    )?;
-
-    let mut ours: Vec<(PackedLayer, bool)> = Vec::new();
-    for (((layer, walked), key), record) in
-        recipe.layers.iter().zip(&walked).zip(&keys).zip(records)
-    {
-        let (packed, cached) = if let Some(record) = record {
-            work.layers_reused += 1;
-            (record.packed, true)
-        } else {
-            let packed = layer::pack(walked, &layer.name, level, mtime, cache.store(), reporter)?;
-            work.layers_packed += 1;
-            work.bytes_packed += packed.uncompressed_size;
-            (packed, false)
-        };
-        let record = LayerRecord {
-            packed,
-            scanned: scan_key.clone(),
-        };
-        cache.put_layer(key, &record)?;
-        ours.push((record.packed, cached));
-    }
-    check_budget(recipe, options, &base, &ours)?;
+    let scan = scan_before_packing(recipe, &base, &walked, &records, &user, &stamp, &mut work)?;
+    let packed = pack_missing(recipe, &walked, &records, &scan, &cache, mtime, reporter);
+    let layers = Layers {
+        walked,
+        indexes,
+        keyed,
+        records,
+        packed,
+        started,
+    };
+    let ours = settle(recipe, layers, scan, &cache, &mut work)?;
+    check_budget(recipe, options, &base, &ours, &cache)?;
     write(
         recipe,
         options,
@@ -217,32 +219,157 @@ pub fn build(recipe: &Recipe, options: &BuildOptions, reporter: &dyn Reporter) -
     )
 }
 
-/// Scans base layers, changed recipe layers and the config before anything
-/// is written; returns the scan's key for the layer records.
-#[allow(clippy::too_many_arguments)] // One call site; a struct would only rename them.
-fn scan_everything(
+/// What the build learnt about its recipe layers before settling them.
+struct Layers {
+    walked: Vec<Walked>,
+    indexes: Vec<Index>,
+    keyed: Vec<Option<Keyed>>,
+    records: Vec<Option<LayerRecord>>,
+    packed: std::collections::BTreeMap<usize, Result<layer::Packed>>,
+    started: i64,
+}
+
+/// Takes each layer from its record or from packing, updates the stat
+/// indexes, fails on any secret found (removing what was packed), and only
+/// then records the new layers.
+fn settle(
+    recipe: &Recipe,
+    layers: Layers,
+    mut scan: Scan,
+    cache: &Cache,
+    work: &mut Work,
+) -> Result<Vec<(PackedLayer, bool)>> {
+    let Layers {
+        walked,
+        indexes,
+        keyed,
+        records,
+        mut packed,
+        started,
+    } = layers;
+    let mut ours = Vec::new();
+    let mut to_record = Vec::new();
+    let mut new_blobs = Vec::new();
+    for (i, ((layer, walked), (keyed, record))) in recipe
+        .layers
+        .iter()
+        .zip(&walked)
+        .zip(keyed.into_iter().zip(records))
+        .enumerate()
+    {
+        let (packed_layer, keyed, cached) = if let (Some(record), Some(keyed)) = (record, keyed) {
+            work.layers_reused += 1;
+            (record.packed, keyed, true)
+        } else {
+            let Some(packed) = packed.remove(&i) else {
+                unreachable!("every layer without a record is packed");
+            };
+            let packed = packed?;
+            work.layers_packed += 1;
+            work.files_read += packed.reads;
+            work.files_scanned += packed.reads;
+            work.bytes_packed += packed.layer.uncompressed_size;
+            new_blobs.push(packed.layer.digest.clone());
+            scan.found_in_layer(&layer.name, packed.findings);
+            let Some(key) = layer::content_key(walked, &packed.digests) else {
+                unreachable!("packing learns every file's digest");
+            };
+            let keyed = Keyed {
+                key,
+                digests: packed.digests,
+            };
+            (packed.layer, keyed, false)
+        };
+        indexes[i].update(cache.dir(), layer, walked, &keyed.digests, started)?;
+        to_record.push((keyed.key, packed_layer.clone()));
+        ours.push((packed_layer, cached));
+    }
+    if let Err(found) = scan.finish() {
+        // Nothing of a layer holding a secret stays behind.
+        for digest in &new_blobs {
+            let _ = std::fs::remove_file(cache.store().path(digest));
+        }
+        return Err(found);
+    }
+    for (key, packed) in to_record {
+        let record = LayerRecord {
+            packed,
+            scanned: scan.key().to_owned(),
+        };
+        cache.put_layer(&key, &record)?;
+    }
+    Ok(ours)
+}
+
+/// Scans what is known before packing: the base layers (from their import
+/// records), reused layers last cleared under another allowlist, and the
+/// config. Layers to pack are scanned as they are packed, and every finding
+/// is reported at once, before any output is written.
+fn scan_before_packing(
     recipe: &Recipe,
     base: &BaseImage,
-    walked: &[layer::Walked],
+    walked: &[Walked],
     records: &[Option<LayerRecord>],
-    cache: &Cache,
     user: &str,
     stamp: &Stamp<'_>,
     work: &mut Work,
-) -> Result<String> {
-    let mut scan = crate::scan::Scan::new(recipe)?;
-    scan.base_layers(base, cache, work)?;
+) -> Result<Scan> {
+    let mut scan = Scan::new(recipe)?;
+    scan.base_layers(base);
     for ((layer, walked), record) in recipe.layers.iter().zip(walked).zip(records) {
-        if record.as_ref().is_none_or(|r| r.scanned != scan.key()) {
+        if let Some(record) = record
+            && record.scanned != scan.key()
+        {
             scan.host_files(&layer.name, walked, work)?;
         }
     }
-    // The config is scanned before any layer is packed, so a secret in Env
-    // or Labels fails the build before anything is written.
     let preview = config_json(recipe, base.config.as_ref(), user, &[], stamp)?;
     scan.config(&preview)?;
-    scan.finish()?;
-    Ok(scan.key().to_owned())
+    Ok(scan)
+}
+
+/// Packs every layer without a record, in parallel where there is more than
+/// one core; each is scanned in the same read.
+fn pack_missing(
+    recipe: &Recipe,
+    walked: &[Walked],
+    records: &[Option<LayerRecord>],
+    scan: &Scan,
+    cache: &Cache,
+    mtime: u64,
+    reporter: &dyn Reporter,
+) -> std::collections::BTreeMap<usize, Result<layer::Packed>> {
+    let missing: Vec<usize> = (0..walked.len())
+        .filter(|&i| records[i].is_none())
+        .collect();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let mut packed = std::collections::BTreeMap::new();
+    for group in missing.chunks(threads) {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = group
+                .iter()
+                .map(|&i| {
+                    let name = &recipe.layers[i].name;
+                    let walked = &walked[i];
+                    let handle = scope.spawn(move || {
+                        layer::pack(
+                            walked,
+                            name,
+                            mtime,
+                            cache.store(),
+                            Some(scan.scanner()),
+                            reporter,
+                        )
+                    });
+                    (i, handle)
+                })
+                .collect();
+            for (i, handle) in handles {
+                packed.insert(i, handle.join().expect("a packing thread panicked"));
+            }
+        });
+    }
+    packed
 }
 
 fn check_budget(
@@ -250,7 +377,18 @@ fn check_budget(
     options: &BuildOptions,
     base: &BaseImage,
     ours: &[(PackedLayer, bool)],
+    cache: &Cache,
 ) -> Result<()> {
+    let budget = recipe.budget_for(&options.service);
+    // A compressed budget is checked against the gzip form a push would send
+    // (made once per layer and cached for that push); else no gzip is made.
+    let gzip_size = |packed: &PackedLayer| {
+        if budget.compressed.is_some() {
+            crate::gzip::compressed_size(cache, packed)
+        } else {
+            Ok(packed.size)
+        }
+    };
     let listings: Vec<Listing> = ours
         .iter()
         .map(|(p, _)| Listing {
@@ -258,29 +396,24 @@ fn check_budget(
             ..Listing::default()
         })
         .collect();
-    let mut sized: Vec<Sized<'_>> = base
-        .layers
-        .iter()
-        .map(|l| Sized {
+    let mut sized: Vec<Sized<'_>> = Vec::new();
+    for layer in &base.layers {
+        sized.push(Sized {
             name: "base",
-            size: l.packed.size,
-            uncompressed: l.packed.uncompressed_size,
-            listing: &l.listing,
-        })
-        .collect();
-    sized.extend(recipe.layers.iter().zip(ours).zip(&listings).map(
-        |((layer, (packed, _)), listing)| Sized {
+            size: gzip_size(&layer.packed)?,
+            uncompressed: layer.packed.uncompressed_size,
+            listing: &layer.listing,
+        });
+    }
+    for ((layer, (packed, _)), listing) in recipe.layers.iter().zip(ours).zip(&listings) {
+        sized.push(Sized {
             name: &layer.name,
-            size: packed.size,
+            size: gzip_size(packed)?,
             uncompressed: packed.uncompressed_size,
             listing,
-        },
-    ));
-    Ok(budget::check(
-        &options.service,
-        recipe.budget_for(&options.service),
-        &sized,
-    )?)
+        });
+    }
+    Ok(budget::check(&options.service, budget, &sized)?)
 }
 
 /// Writes the config, the manifest and both outputs.
@@ -367,7 +500,7 @@ fn reports(base: &BaseImage, recipe: &Recipe, ours: &[(PackedLayer, bool)]) -> V
     };
     base.layers
         .iter()
-        .map(|l: &BaseLayer| report("base", &l.packed, true))
+        .map(|l: &BaseLayer| report("base", &l.packed, !l.fresh))
         .chain(
             recipe
                 .layers

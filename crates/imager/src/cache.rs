@@ -77,22 +77,25 @@ impl Cache {
         self.dir.join(kind).join(format!("{key}.json"))
     }
 
-    /// A layer built before from the same inputs, its blob verified.
+    /// A layer built before from the same inputs whose blob is still there.
+    /// Blobs are only ever written whole and renamed into place under their
+    /// digest, so the size is checked, not the hash: re-hashing every layer
+    /// would cost a warm build more than the rest of it. A blob of another
+    /// size (truncated, replaced) means a rebuild, never a bad image.
     pub(crate) fn layer(&self, key: &str) -> Option<LayerRecord> {
         if !self.reuse {
             return None;
         }
-        let bytes = fs::read(self.record_path("layers", key)).ok()?;
+        let bytes = fs::read(self.record_path("layers-v2", key)).ok()?;
         let record: LayerRecord = serde_json::from_slice(&bytes).ok()?;
-        // A damaged blob means a rebuild, never a bad image.
-        self.store
-            .verify(&record.packed.digest, "cached layer")
-            .ok()?;
-        Some(record)
+        let size = fs::metadata(self.store.path(&record.packed.digest))
+            .ok()?
+            .len();
+        (size == record.packed.size).then_some(record)
     }
 
     pub(crate) fn put_layer(&self, key: &str, record: &LayerRecord) -> Result<()> {
-        crate::base::save(&self.record_path("layers", key), record)
+        crate::base::save(&self.record_path("layers-v2", key), record)
     }
 
     /// Whether a marker (a prepare step's or a scan's) exists.

@@ -67,7 +67,7 @@ fn context_tar(context: &Path) -> Result<Vec<u8>> {
     };
     let walked = crate::layer::walk(&layer)?;
     let mut tar = tar::Builder::new(Vec::new());
-    crate::layer::write_entries(&mut tar, &walked, "context", 0, &mut |_, _| {})?;
+    crate::layer::append_all(&mut tar, &walked, "context", 0)?;
     tar.into_inner().map_err(|e| Error::io("pack", context, e))
 }
 

@@ -1,6 +1,8 @@
 //! Layers from host paths: a deterministic tar (sorted entries, fixed mtime,
-//! normalised owners, modes kept, no xattrs or atime), gzipped, with the
-//! compressed digest and the uncompressed `diff_id` computed in one pass.
+//! normalised owners, modes kept, no xattrs or atime), stored uncompressed so
+//! its digest is its `diff_id` (gzip is made only for a registry push, see
+//! [`crate::gzip`]). Packing reads each file once: the bytes are hashed for
+//! the cache key, scanned for secrets and tarred in the same pass.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
@@ -8,13 +10,13 @@ use std::io::{self, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use flate2::Compression;
-use flate2::write::GzEncoder;
+use hoist_secrets::{Finding, Scanner};
 use serde::{Deserialize, Serialize};
 
 use crate::blobs::BlobStore;
-use crate::digest::{HashingWriter, KeyHasher};
+use crate::digest::{HashingReader, KeyHasher};
 use crate::ignore::Excludes;
+use crate::index::FileStat;
 use crate::recipe::{Layer, parse_mode, parse_owner};
 use crate::{Error, Reporter, Result};
 
@@ -30,11 +32,11 @@ pub struct FileSize {
 /// A packed layer, as stored in the cache and reported in [`crate::Built`].
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct PackedLayer {
-    /// The compressed blob's digest.
+    /// The blob's digest (the `diff_id`: blobs are uncompressed tars).
     pub digest: String,
     /// The uncompressed tar's digest.
     pub diff_id: String,
-    /// The compressed size in bytes.
+    /// The blob's size in bytes.
     pub size: u64,
     /// The uncompressed tar's size in bytes.
     pub uncompressed_size: u64,
@@ -44,13 +46,15 @@ pub struct PackedLayer {
     pub files: Vec<FileSize>,
 }
 
-/// The gzip media type of new layers.
+/// The media type of the layers a build writes: an uncompressed tar.
+pub(crate) const PLAIN_LAYER: &str = "application/vnd.oci.image.layer.v1.tar";
+/// The media type of gzipped layers (a registry push; bases that came so).
 pub(crate) const GZIP_LAYER: &str = "application/vnd.oci.image.layer.v1.tar+gzip";
 
 #[derive(Debug, Clone)]
 enum Kind {
     Dir,
-    File { host: PathBuf, size: u64 },
+    File { host: PathBuf, stat: FileStat },
     Symlink { target: PathBuf },
 }
 
@@ -74,16 +78,16 @@ impl Walked {
         self.entries
             .values()
             .map(|e| match e.kind {
-                Kind::File { size, .. } => size,
+                Kind::File { stat, .. } => stat.size,
                 _ => 0,
             })
             .sum()
     }
 
-    /// The host files, for the secret scan.
-    pub(crate) fn files(&self) -> impl Iterator<Item = (&str, &Path)> {
+    /// The regular files: image path, host path and what `stat` said.
+    pub(crate) fn files(&self) -> impl Iterator<Item = (&str, &Path, &FileStat)> {
         self.entries.iter().filter_map(|(path, e)| match &e.kind {
-            Kind::File { host, .. } => Some((path.as_str(), host.as_path())),
+            Kind::File { host, stat } => Some((path.as_str(), host.as_path(), stat)),
             _ => None,
         })
     }
@@ -223,7 +227,7 @@ impl Walker<'_> {
             Entry {
                 kind: Kind::File {
                     host: host.to_path_buf(),
-                    size: meta.len(),
+                    stat: FileStat::of(meta),
                 },
                 mode: self.file_mode.unwrap_or(perm),
             }
@@ -247,14 +251,14 @@ impl Walker<'_> {
     }
 }
 
-/// The cache key of a layer: every entry's path, kind, mode and content, the
-/// owner and the gzip level. Modification times are deliberately left out:
-/// they never reach the tar either.
-pub(crate) fn input_key(walked: &Walked, level: u32) -> Result<String> {
-    let mut key = KeyHasher::new("hoist-layer-v1");
+/// The cache key of a layer: every entry's path, kind and mode, each file's
+/// content digest (`digests`, by image path), and the owner. Modification
+/// times are deliberately left out: they never reach the tar either, so two
+/// checkouts of the same tree share their layers.
+pub(crate) fn content_key(walked: &Walked, digests: &BTreeMap<String, String>) -> Option<String> {
+    let mut key = KeyHasher::new("hoist-layer-v2");
     key.field(&walked.uid.to_le_bytes())
-        .field(&walked.gid.to_le_bytes())
-        .field(&level.to_le_bytes());
+        .field(&walked.gid.to_le_bytes());
     for (path, entry) in &walked.entries {
         key.field(path.as_bytes()).field(&entry.mode.to_le_bytes());
         match &entry.kind {
@@ -264,20 +268,36 @@ pub(crate) fn input_key(walked: &Walked, level: u32) -> Result<String> {
             Kind::Symlink { target } => {
                 key.field(b"l").field(target.as_os_str().as_encoded_bytes());
             }
-            Kind::File { host, .. } => {
-                let file = File::open(host).map_err(|e| Error::io("read", host, e))?;
-                let (digest, size) = crate::digest::sha256_reader(BufReader::new(file))
-                    .map_err(|e| Error::io("read", host, e))?;
+            Kind::File { stat, .. } => {
                 key.field(b"f")
-                    .field(digest.as_bytes())
-                    .field(&size.to_le_bytes());
+                    .field(digests.get(path)?.as_bytes())
+                    .field(&stat.size.to_le_bytes());
             }
         }
     }
-    Ok(key.finish())
+    Some(key.finish())
 }
 
-/// Packs the walked entries into a gzipped tar blob in `store`.
+/// Files up to this size are read into memory once and hashed, scanned and
+/// tarred from there; a bigger one is streamed into the tar and read a
+/// second time by the scan, which keeps the peak memory flat.
+const IN_MEMORY: u64 = 8 << 20;
+
+/// What packing a layer learnt in its one read of each file.
+#[derive(Debug)]
+pub(crate) struct Packed {
+    pub(crate) layer: PackedLayer,
+    /// Each regular file's content digest, by image path.
+    pub(crate) digests: BTreeMap<String, String>,
+    /// What the scan found (empty when it was not asked to scan).
+    pub(crate) findings: Vec<Finding>,
+    /// Host files opened and read.
+    pub(crate) reads: usize,
+}
+
+/// Packs the walked entries into an uncompressed tar blob in `store`, whose
+/// digest is its `diff_id`. Each file is read once: the same bytes are
+/// hashed (for the cache key), handed to `scanner` when given, and tarred.
 ///
 /// # Errors
 ///
@@ -286,52 +306,127 @@ pub(crate) fn input_key(walked: &Walked, level: u32) -> Result<String> {
 pub(crate) fn pack(
     walked: &Walked,
     name: &str,
-    level: u32,
     mtime: u64,
     store: &BlobStore,
+    scanner: Option<&Scanner>,
     reporter: &dyn Reporter,
-) -> Result<PackedLayer> {
+) -> Result<Packed> {
     let task = reporter.on_start(&format!("pack layer {name}"), Some(walked.content_bytes()));
     let mut files = Vec::new();
-    let ((diff_id, uncompressed_size), digest, size) = store.write_with(|blob| {
-        let gz = GzEncoder::new(blob, Compression::new(level));
-        let mut tar = tar::Builder::new(HashingWriter::new(gz));
-        write_entries(&mut tar, walked, name, mtime, &mut |file, done| {
+    let mut reads = 0;
+    let mut digests = BTreeMap::new();
+    let mut findings = Vec::new();
+    let ((), digest, size) = store.write_with(|blob| {
+        let mut tar = tar::Builder::new(blob);
+        let mut on_file = |file: FileSize, digest: String, done: u64| {
+            digests.insert(file.path.clone(), digest);
             files.push(file);
             reporter.on_progress(task, done);
-        })?;
-        let hashed = tar
-            .into_inner()
-            .map_err(|e| Error::io("pack", Path::new(name), e))?;
-        let (gz, diff_id, uncompressed) = hashed.finish();
-        gz.finish()
-            .map_err(|e| Error::io("compress", Path::new(name), e))?
-            .flush()
-            .map_err(|e| Error::io("compress", Path::new(name), e))?;
-        Ok((diff_id, uncompressed))
+        };
+        let mut reader = FileReader {
+            scanner,
+            findings: &mut findings,
+            reads: &mut reads,
+            buf: Vec::new(),
+        };
+        write_entries(&mut tar, walked, name, mtime, &mut reader, &mut on_file)?;
+        tar.into_inner()
+            .and_then(Write::flush)
+            .map_err(|e| Error::io("pack", Path::new(name), e))
     })?;
-    reporter.on_finish(
-        task,
-        &format!("{} -> {}", human(uncompressed_size), human(size)),
-    );
-    Ok(PackedLayer {
-        digest,
-        diff_id,
-        size,
-        uncompressed_size,
-        media_type: GZIP_LAYER.to_owned(),
-        files,
+    reporter.on_finish(task, &human(size));
+    Ok(Packed {
+        layer: PackedLayer {
+            diff_id: digest.clone(),
+            digest,
+            size,
+            uncompressed_size: size,
+            media_type: PLAIN_LAYER.to_owned(),
+            files,
+        },
+        digests,
+        findings,
+        reads,
     })
 }
 
-/// Appends the walked entries to `tar` in order, with normalised headers;
-/// `on_file` hears of each regular file and the bytes written so far.
-pub(crate) fn write_entries<W: Write>(
+/// Appends the walked entries to `tar`, without scanning (a Dockerfile
+/// build's context, which the daemon reads and the image scan covers).
+pub(crate) fn append_all<W: Write>(
     tar: &mut tar::Builder<W>,
     walked: &Walked,
     name: &str,
     mtime: u64,
-    on_file: &mut dyn FnMut(FileSize, u64),
+) -> Result<()> {
+    let (mut reads, mut findings) = (0, Vec::new());
+    let mut reader = FileReader {
+        scanner: None,
+        findings: &mut findings,
+        reads: &mut reads,
+        buf: Vec::new(),
+    };
+    write_entries(tar, walked, name, mtime, &mut reader, &mut |_, _, _| {})
+}
+
+/// Reads host files for [`write_entries`], hashing and scanning as it goes.
+struct FileReader<'a> {
+    scanner: Option<&'a Scanner>,
+    findings: &'a mut Vec<Finding>,
+    reads: &'a mut usize,
+    buf: Vec<u8>,
+}
+
+impl FileReader<'_> {
+    /// Appends the file at `host` as `path`; returns its content digest.
+    fn append<W: Write>(
+        &mut self,
+        tar: &mut tar::Builder<W>,
+        header: &mut tar::Header,
+        path: &str,
+        host: &Path,
+        size: u64,
+    ) -> io::Result<Result<String, ()>> {
+        let file = File::open(host)?;
+        *self.reads += 1;
+        let image_path = format!("/{path}");
+        if size <= IN_MEMORY {
+            self.buf.clear();
+            file.take(size).read_to_end(&mut self.buf)?;
+            if self.buf.len() as u64 != size {
+                return Ok(Err(()));
+            }
+            if let Some(scanner) = self.scanner {
+                self.findings
+                    .extend(scanner.scan_file(&image_path, &self.buf));
+            }
+            tar.append_data(header, path, &self.buf[..])?;
+            return Ok(Ok(crate::digest::sha256(&self.buf)));
+        }
+        let mut reader = HashingReader::new(file.take(size));
+        tar.append_data(header, path, &mut reader)?;
+        let (digest, count) = reader.finish()?;
+        if count != size {
+            return Ok(Err(()));
+        }
+        if let Some(scanner) = self.scanner {
+            *self.reads += 1;
+            let file = BufReader::new(File::open(host)?);
+            self.findings
+                .extend(scanner.scan_reader(&image_path, file)?);
+        }
+        Ok(Ok(digest))
+    }
+}
+
+/// Appends the walked entries to `tar` in order, with normalised headers;
+/// `on_file` hears of each regular file, its digest and the bytes written so far.
+fn write_entries<W: Write>(
+    tar: &mut tar::Builder<W>,
+    walked: &Walked,
+    name: &str,
+    mtime: u64,
+    reader: &mut FileReader<'_>,
+    on_file: &mut dyn FnMut(FileSize, String, u64),
 ) -> Result<()> {
     let mut done = 0;
     for (path, entry) in &walked.entries {
@@ -353,52 +448,34 @@ pub(crate) fn write_entries<W: Write>(
                 header.set_size(0);
                 tar.append_link(&mut header, path, target).map_err(io_err)?;
             }
-            Kind::File { host, size } => {
+            Kind::File { host, stat } => {
+                let size = stat.size;
                 header.set_entry_type(tar::EntryType::Regular);
-                header.set_size(*size);
-                let file = File::open(host).map_err(|e| Error::io("read", host, e))?;
-                // A file that grows while packing must not corrupt the tar.
-                let mut reader = file.take(*size);
-                let mut counted = CountingReader {
-                    inner: &mut reader,
-                    count: 0,
-                };
-                tar.append_data(&mut header, path, &mut counted)
-                    .map_err(io_err)?;
-                if counted.count != *size {
-                    return Err(Error::Layer {
+                header.set_size(size);
+                // A file that grows or shrinks while packing must not corrupt the tar.
+                let digest = reader
+                    .append(tar, &mut header, path, host, size)
+                    .map_err(|e| Error::io("read", host, e))?
+                    .map_err(|()| Error::Layer {
                         layer: name.to_owned(),
                         reason: format!(
                             "{} changed while it was packed; build again",
                             host.display()
                         ),
-                    });
-                }
+                    })?;
                 done += size;
                 on_file(
                     FileSize {
                         path: path.clone(),
-                        size: *size,
+                        size,
                     },
+                    digest,
                     done,
                 );
             }
         }
     }
     Ok(())
-}
-
-struct CountingReader<'a, R> {
-    inner: &'a mut R,
-    count: u64,
-}
-
-impl<R: Read> Read for CountingReader<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        Ok(n)
-    }
 }
 
 /// Bytes as "12.3 MB".
@@ -455,16 +532,20 @@ mod tests {
         let store_dir = tempfile::tempdir().unwrap();
         let store = BlobStore::new(store_dir.path());
         let walked = walk(&layer(src.path(), &["**/__pycache__"])).unwrap();
-        let packed = pack(&walked, "app", 6, 42, &store, &NoReporter).unwrap();
+        let packed = pack(&walked, "app", 42, &store, None, &NoReporter).unwrap();
+        assert_eq!(packed.reads, 3, "one read per file");
+        let packed_digests = packed.digests;
+        let packed = packed.layer;
 
-        let blob = fs::read(store.path(&packed.digest)).unwrap();
-        assert_eq!(crate::digest::sha256(&blob), packed.digest);
-        assert_eq!(blob.len() as u64, packed.size);
-        let mut raw = Vec::new();
-        flate2::read::GzDecoder::new(&blob[..])
-            .read_to_end(&mut raw)
-            .unwrap();
-        assert_eq!(crate::digest::sha256(&raw), packed.diff_id);
+        let raw = fs::read(store.path(&packed.digest)).unwrap();
+        assert_eq!(crate::digest::sha256(&raw), packed.digest);
+        assert_eq!(packed.digest, packed.diff_id);
+        assert_eq!(raw.len() as u64, packed.size);
+        assert_eq!(packed.media_type, PLAIN_LAYER);
+        assert_eq!(
+            packed_digests["srv/app/a.py"],
+            crate::digest::sha256(b"print(1)")
+        );
         let mut archive = tar::Archive::new(&raw[..]);
         let listed: Vec<(String, u32, u64, u64)> = archive
             .entries()
@@ -503,19 +584,23 @@ mod tests {
         let src = tempfile::tempdir().unwrap();
         fs::write(src.path().join("a"), "one").unwrap();
         let l = layer(src.path(), &[]);
-        let first = input_key(&walk(&l).unwrap(), 6).unwrap();
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = BlobStore::new(store_dir.path());
+        let key = || {
+            let walked = walk(&l).unwrap();
+            let packed = pack(&walked, "app", 0, &store, None, &NoReporter).unwrap();
+            content_key(&walked, &packed.digests).unwrap()
+        };
+        let first = key();
         let f = File::options()
             .write(true)
             .open(src.path().join("a"))
             .unwrap();
         f.set_modified(std::time::SystemTime::UNIX_EPOCH).unwrap();
-        assert_eq!(input_key(&walk(&l).unwrap(), 6).unwrap(), first);
+        assert_eq!(key(), first);
         fs::write(src.path().join("a"), "two").unwrap();
-        assert_ne!(input_key(&walk(&l).unwrap(), 6).unwrap(), first);
-        assert_ne!(
-            input_key(&walk(&l).unwrap(), 1).unwrap(),
-            input_key(&walk(&l).unwrap(), 6).unwrap()
-        );
+        assert_ne!(key(), first);
+        assert_eq!(content_key(&walk(&l).unwrap(), &BTreeMap::new()), None);
     }
 
     #[test]

@@ -7,8 +7,22 @@
 //! - layers are deterministic tars (sorted entries, mtime from
 //!   `SOURCE_DATE_EPOCH` or 0, owners normalised), so the same inputs give the
 //!   same digest on any checkout;
-//! - a build cache keyed by each layer's inputs skips unchanged layers with no
-//!   tar or gzip work ([`Work`] counts what was done);
+//! - layers are written once, uncompressed
+//!   (`application/vnd.oci.image.layer.v1.tar`, digest = `diff_id`): a Docker
+//!   daemon or containerd on the same machine reads them as they are, and
+//!   gzip would only be undone there. The gzip form is made only for a
+//!   registry push ([`gzip`]), on every core, once per layer (cached by
+//!   `diff_id`); both forms are reproducible;
+//! - a build cache keyed by each layer's content (paths, modes, each file's
+//!   SHA-256; never mtimes) skips unchanged layers with no tar work ([`Work`]
+//!   counts what was done). Learning that key does not read the files: a
+//!   stat index per layer (size, mtime, ctime, inode, device, as git's index
+//!   and cargo's fingerprints use) vouches for unchanged files, a file whose
+//!   stat changed is hashed, and a new or resized file sends the layer
+//!   straight to packing, which reads each file once for its digest, the
+//!   secret scan and the tar. Stat is cheap and content is what an image
+//!   holds: the index saves the reads, the content key keeps a fresh
+//!   checkout or a touched file from rebuilding anything;
 //! - base images come from a registry (anonymous, basic or token auth, with
 //!   credentials from the environment or Docker's config and mirrors tried
 //!   first; see [`Registries`]), a root filesystem (tar or directory), an OCI layout, a
@@ -19,7 +33,10 @@
 //!   result goes through the same scan, budget and outputs;
 //! - every file added (base layers included: a file a later layer deletes
 //!   still ships in the blob), the config's Env and Labels and the history are
-//!   scanned for secrets before anything is written;
+//!   scanned for secrets before anything is written; a base is checked and
+//!   scanned once per machine, when it is imported, and shared by every
+//!   recipe and service built on it;
+//! - layers that need packing are packed in parallel;
 //! - size budgets fail the build with the largest layers and files.
 //!
 //! Long work reports progress through [`Reporter`], which the caller
@@ -56,8 +73,10 @@ mod build;
 pub mod cache;
 mod digest;
 mod dockerfile;
+pub mod gzip;
 mod ignore;
 mod image_config;
+mod index;
 mod layer;
 mod output;
 mod prepare;

@@ -140,7 +140,9 @@ pub struct Recipe {
     /// are the same).
     #[serde(default)]
     pub dockerfile: Option<crate::DockerfileRecipe>,
-    /// gzip level 0-9 for new layers (default 6).
+    /// Accepted for older recipes and ignored: layers are stored
+    /// uncompressed, and a registry push gzips at level 6 (see
+    /// [`crate::gzip::LEVEL`]).
     #[serde(default)]
     pub compression_level: Option<u32>,
     /// Named overrides of top-level keys, chosen with `--profile`.

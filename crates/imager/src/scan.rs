@@ -1,8 +1,13 @@
 //! The secret scan, run before anything is written: every file the recipe
 //! adds, every file of every base layer (a file a later layer deletes still
-//! ships in its blob), and the config's Env, Labels and history. Clean
-//! results are remembered per layer and allowlist, so a warm build reads no
-//! file twice.
+//! ships in its blob), and the config's Env, Labels and history.
+//!
+//! A base layer is scanned once per machine, when it is imported, with no
+//! allowlist but the defaults; its findings are kept with its import record
+//! and each recipe's allowlist is applied to them, so recipes and services
+//! sharing a base never read it again. A recipe layer is scanned in the same
+//! read that packs it; clean results are remembered per layer and allowlist,
+//! so a warm build reads no file.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -10,12 +15,11 @@ use std::io::BufReader;
 use std::path::Path;
 
 use hoist_secrets::{Allowlist, Finding, Scanner};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-use crate::base::{BaseImage, inspect_blob};
+use crate::base::BaseImage;
 use crate::build::Work;
-use crate::cache::Cache;
-use crate::digest::{KeyHasher, hex_part};
+use crate::digest::KeyHasher;
 use crate::layer::Walked;
 use crate::recipe::{Recipe, RecipeError};
 use crate::{Error, Result};
@@ -53,8 +57,36 @@ pub struct SecretsFound {
 
 pub(crate) struct Scan {
     scanner: Scanner,
+    allowlist: Allowlist,
     key: String,
     findings: Vec<(String, Finding)>,
+}
+
+/// A finding in a base layer as its import record keeps it (before any
+/// recipe's allowlist; never the value).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub(crate) struct BaseFinding {
+    path: String,
+    line: Option<usize>,
+    rule: String,
+}
+
+/// The scanner a base layer is read with at import: the default skips only.
+pub(crate) fn base_scanner() -> Scanner {
+    Scanner::new(Allowlist::new())
+}
+
+/// Keeps what a base layer's scan found (system binaries' PEM constants left out).
+pub(crate) fn keep(found: Vec<Finding>) -> Vec<BaseFinding> {
+    found
+        .into_iter()
+        .filter(|f| !system_binary(f))
+        .map(|f| BaseFinding {
+            path: f.path,
+            line: f.line,
+            rule: f.rule.id().to_owned(),
+        })
+        .collect()
 }
 
 impl Scan {
@@ -66,7 +98,8 @@ impl Scan {
         key.field(env!("CARGO_PKG_VERSION").as_bytes())
             .field(allow.to_string().as_bytes());
         Ok(Self {
-            scanner: Scanner::new(allowlist),
+            scanner: Scanner::new(allowlist.clone()),
+            allowlist,
             key: key.finish(),
             findings: Vec::new(),
         })
@@ -77,54 +110,35 @@ impl Scan {
         &self.key
     }
 
-    fn marker(&self, digest: &str) -> String {
-        format!("{}-{}", hex_part(digest), &self.key[..16])
+    /// The scanner with the recipe's allowlist, for packing.
+    pub(crate) fn scanner(&self) -> &Scanner {
+        &self.scanner
     }
 
-    /// Reads every base layer not yet cleared under this allowlist.
-    pub(crate) fn base_layers(
-        &mut self,
-        base: &BaseImage,
-        cache: &Cache,
-        work: &mut Work,
-    ) -> Result<()> {
+    /// Applies the recipe's allowlist to what each base layer's import scan found.
+    pub(crate) fn base_layers(&mut self, base: &BaseImage) {
         for (i, layer) in base.layers.iter().enumerate() {
-            let marker = self.marker(&layer.packed.digest);
-            if cache.marked("scanned", &marker) {
-                continue;
-            }
             let place = format!("base layer {}", i + 1);
-            let before = self.findings.len();
-            let scanner = &self.scanner;
-            let findings = &mut self.findings;
-            let p = &layer.packed;
-            inspect_blob(
-                cache.store(),
-                &place,
-                &p.digest,
-                p.size,
-                &p.media_type,
-                &mut |entry, data| {
-                    if entry.is_content {
-                        work.files_scanned += 1;
-                        let found = scanner
-                            .scan_reader(&format!("/{}", entry.path), data)
-                            .map_err(|e| Error::io("scan", Path::new(entry.path), e))?;
-                        findings.extend(
-                            found
-                                .into_iter()
-                                .filter(|f| !system_binary(f))
-                                .map(|f| (place.clone(), f)),
-                        );
-                    }
-                    Ok(())
-                },
-            )?;
-            if self.findings.len() == before {
-                cache.mark("scanned", &marker)?;
+            for found in &layer.findings {
+                let Ok(rule) = found.rule.parse() else {
+                    continue;
+                };
+                let finding = Finding {
+                    path: found.path.clone(),
+                    line: found.line,
+                    rule,
+                };
+                if !self.allowlist.permits(&finding) {
+                    self.findings.push((place.clone(), finding));
+                }
             }
         }
-        Ok(())
+    }
+
+    /// Adds what packing recipe layer `layer` found.
+    pub(crate) fn found_in_layer(&mut self, layer: &str, found: Vec<Finding>) {
+        self.findings
+            .extend(found.into_iter().map(|f| (format!("layer {layer}"), f)));
     }
 
     /// Reads every host file a recipe layer adds.
@@ -134,9 +148,10 @@ impl Scan {
         walked: &Walked,
         work: &mut Work,
     ) -> Result<()> {
-        for (image_path, host) in walked.files() {
+        for (image_path, host, _) in walked.files() {
             let file = File::open(host).map_err(|e| Error::io("read", host, e))?;
             work.files_scanned += 1;
+            work.files_read += 1;
             let found = self
                 .scanner
                 .scan_reader(&format!("/{image_path}"), BufReader::new(file))

@@ -65,22 +65,17 @@ pub(crate) fn run(global: &Global, args: &BuildArgs) -> anyhow::Result<ExitCode>
 
 fn print_human(image: &Built) {
     println!("{}  {}", image.service, image.reference);
+    // Layers are written uncompressed; gzip is made only for a registry push.
     for layer in &image.layers {
         println!(
-            "  {:<12} {:>10} {:>10} compressed  {}{}",
+            "  {:<12} {:>10}  {}{}",
             layer.name,
             human(layer.uncompressed_size),
-            human(layer.size),
             &layer.digest[..19],
             if layer.cached { "  (cached)" } else { "" }
         );
     }
-    println!(
-        "  {:<12} {:>10} {:>10} compressed",
-        "total",
-        human(image.uncompressed_size),
-        human(image.size)
-    );
+    println!("  {:<12} {:>10}", "total", human(image.uncompressed_size));
     println!("  digest   {}", image.manifest_digest);
     println!("  layout   {}", image.layout.display());
     println!("  archive  {}", image.archive.display());

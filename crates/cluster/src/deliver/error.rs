@@ -15,6 +15,20 @@ pub enum DeliverError {
         /// What is wrong and how to fix it.
         reason: String,
     },
+    /// The gzip form of an image for a registry push could not be made.
+    #[error(
+        "cannot compress {} for the registry (gzip cache {}): {message}; rebuild the image, or free space in the cache",
+        layout.display(),
+        cache.display()
+    )]
+    Compress {
+        /// The image's OCI layout.
+        layout: PathBuf,
+        /// The cache the gzip forms are kept in.
+        cache: PathBuf,
+        /// What failed.
+        message: String,
+    },
     /// The repository name is not one a registry or daemon accepts.
     #[error(
         "{name:?} is not a valid image name: use lower-case letters, digits and . _ - separated by /"

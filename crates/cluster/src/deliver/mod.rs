@@ -4,14 +4,18 @@
 //! Four [`Loader`]s share one contract: ask the target whether it already has
 //! the image's digest (then send nothing), otherwise stream the image from
 //! disk, and return the reference to run it by, which never is a reused
-//! mutable tag:
+//! mutable tag. A daemon or containerd on the machine gets the layers
+//! uncompressed as the build wrote them (it would only decompress gzip
+//! again); only a registry push compresses:
 //!
 //! - [`DaemonLoader`]: a Docker daemon (the local one, Minikube's over TCP and
 //!   TLS, Docker Desktop's); the image is tagged `hoist.local/<name>:<hex12>`
 //!   (see [`Image::local_reference`]).
 //! - [`ContainerdLoader`]: containerd inside a node container (kind, k3d,
 //!   Minikube with containerd), through `ctr` in a Docker exec; same tag.
-//! - [`RegistryLoader`]: an OCI registry; referenced as `repo@sha256:...`.
+//! - [`RegistryLoader`]: an OCI registry; the image's gzip form (made once
+//!   per layer, see [`hoist_imager::gzip`]) is pushed and referenced as
+//!   `repo@sha256:...` (the gzip manifest's digest).
 //! - [`MinikubeCliLoader`]: `minikube image load`, the last resort.
 //!
 //! ```no_run

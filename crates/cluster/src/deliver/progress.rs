@@ -27,6 +27,11 @@ impl Counter {
     pub(crate) fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
     }
+
+    /// The shared count itself, for work on another thread.
+    pub(crate) fn shared(&self) -> Arc<AtomicU64> {
+        Arc::clone(&self.0)
+    }
 }
 
 /// Opens `path` as a stream of chunks; each chunk adds to `counter`.

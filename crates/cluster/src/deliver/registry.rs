@@ -1,13 +1,17 @@
-//! Pushing to an OCI registry: only the blobs it lacks, mounted from another
-//! repository of the same registry when hoist pushed them there, then the
-//! manifest byte for byte so the digest holds.
+//! Pushing to an OCI registry: the image's gzip form (layers compressed once
+//! per machine, on every core, cached by `diff_id`: see
+//! [`hoist_imager::gzip`]), only the blobs the registry lacks, mounted from
+//! another repository of the same registry when hoist pushed them there,
+//! then the manifest byte for byte so the digest holds.
 
 use std::collections::HashMap;
 use std::fmt;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use futures::TryStreamExt as _;
 use futures::future::BoxFuture;
+use hoist_imager::gzip::{GzipImage, GzipPlan};
 use hoist_imager::{Reporter, TaskId};
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
@@ -82,6 +86,8 @@ pub struct RegistryLoader {
     /// Blobs this loader has pushed or found, by digest, with their
     /// repository: the sources for cross-repository mounts.
     known: Mutex<HashMap<String, String>>,
+    /// Where the layers' gzip forms are kept.
+    cache_dir: PathBuf,
 }
 
 impl fmt::Debug for RegistryLoader {
@@ -111,7 +117,70 @@ impl RegistryLoader {
             client,
             target,
             known: Mutex::new(HashMap::new()),
+            // Where `hoist build` keeps its cache unless told otherwise
+            // (the CLI's `--cache-dir` reads the same variable).
+            cache_dir: std::env::var_os("HOIST_CACHE_DIR")
+                .filter(|dir| !dir.is_empty())
+                .map_or_else(hoist_imager::cache::default_dir, PathBuf::from),
         }
+    }
+
+    /// Keeps the layers' gzip forms in the build cache at `dir` instead of
+    /// hoist-imager's default one.
+    #[must_use]
+    pub fn with_cache_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.cache_dir = dir.into();
+        self
+    }
+
+    /// The image's gzip form: compressed on a blocking thread (every core)
+    /// when the cache lacks a layer's, reported as its own task.
+    async fn gzip_form(
+        &self,
+        image: &Image,
+        reporter: &dyn Reporter,
+    ) -> Result<GzipImage, DeliverError> {
+        let layout = image.source.layout.clone();
+        let failed = |message: String| DeliverError::Compress {
+            layout: layout.clone(),
+            cache: self.cache_dir.clone(),
+            message,
+        };
+        let plan = GzipPlan::new(&layout, &self.cache_dir).map_err(|e| failed(e.to_string()))?;
+        let pending = plan.pending_bytes();
+        if pending == 0 {
+            return plan
+                .run(&std::sync::atomic::AtomicU64::new(0))
+                .map_err(|e| failed(e.to_string()));
+        }
+        let task = reporter.on_start(
+            &format!("compress {} for {}", image.source.name, self.target.host),
+            Some(pending),
+        );
+        let counter = Counter::default();
+        let shared = counter.shared();
+        let work = tokio::task::spawn_blocking(move || plan.run(&shared));
+        let result = match progress::reporting(work, &counter, reporter, task).await {
+            Ok(result) => result.map_err(|e| failed(e.to_string())),
+            Err(join) => Err(failed(join.to_string())),
+        };
+        reporter.on_finish(
+            task,
+            &match &result {
+                Ok(gzip) => format!(
+                    "{:.1} MB -> {:.1} MB",
+                    gzip.bytes_compressed as f64 / 1e6,
+                    gzip.blobs
+                        .iter()
+                        .skip(1)
+                        .map(|b| b.descriptor.size())
+                        .sum::<u64>() as f64
+                        / 1e6
+                ),
+                Err(_) => "failed".to_owned(),
+            },
+        );
+        result
     }
 
     fn auth(&self) -> RegistryAuth {
@@ -186,10 +255,10 @@ impl RegistryLoader {
         .await
     }
 
-    /// Makes `blob` present in `reference`'s repository; returns bytes uploaded.
+    /// Makes `blob` (its bytes at `path`) present in `reference`'s repository.
     async fn ensure_blob(
         &self,
-        image: &Image,
+        path: &Path,
         reference: &Reference,
         blob: &Descriptor,
         counter: &Counter,
@@ -225,9 +294,8 @@ impl RegistryLoader {
                 return Ok(());
             }
         }
-        let path = image.blob(&digest);
         let upload = self.retried(reference, || async {
-            let body = progress::file_stream(&path, counter)
+            let body = progress::file_stream(path, counter)
                 .await
                 .map_err(|error| OciDistributionError::GenericError(Some(error.to_string())))?
                 .map_err(OciDistributionError::from);
@@ -284,13 +352,16 @@ impl Loader for RegistryLoader {
             let host = self.target.host.clone();
             let repository = self.target.repository(&image.source.name);
             self.client.store_auth_if_needed(&host, &self.auth()).await;
+            let gzip = self.gzip_form(image, reporter).await?;
+            let hex = gzip.digest.strip_prefix("sha256:").unwrap_or(&gzip.digest);
             let by_digest =
-                Reference::with_digest(host.clone(), repository.clone(), image.digest.clone());
-            let tag = image.digest_hex()[..12].to_owned();
-            let by_tag = Reference::with_tag(host.clone(), repository.clone(), tag);
+                Reference::with_digest(host.clone(), repository.clone(), gzip.digest.clone());
+            let by_tag =
+                Reference::with_tag(host.clone(), repository.clone(), hex[..12].to_owned());
+            let total = gzip.blobs.iter().map(|b| b.descriptor.size()).sum();
             let task = reporter.on_start(
                 &format!("push {} to {host}", image.source.name),
-                Some(image.blobs_size()),
+                Some(total),
             );
             let skipped = match self.has_manifest(&by_digest).await {
                 Ok(has) => has,
@@ -302,34 +373,41 @@ impl Loader for RegistryLoader {
             let counter = Counter::default();
             let mut bytes_sent = 0;
             if !skipped {
-                for blob in std::iter::once(&image.config).chain(&image.layers) {
+                for blob in &gzip.blobs {
                     if let Err(error) = self
-                        .ensure_blob(image, &by_tag, blob, &counter, reporter, task)
+                        .ensure_blob(
+                            &blob.path,
+                            &by_tag,
+                            &blob.descriptor,
+                            &counter,
+                            reporter,
+                            task,
+                        )
                         .await
                     {
                         reporter.on_finish(task, "failed");
                         return Err(error);
                     }
                 }
-                let media_type = image.media_type.parse().map_err(|_| DeliverError::Source {
+                let media_type = gzip.media_type.parse().map_err(|_| DeliverError::Source {
                     path: image.blob(&image.digest),
-                    reason: format!("the media type {:?} is not valid", image.media_type),
+                    reason: format!("the media type {:?} is not valid", gzip.media_type),
                 })?;
                 self.retried(&by_tag, || {
                     self.client.push_manifest_raw(
                         &by_tag,
-                        image.manifest_bytes.clone(),
+                        gzip.manifest.clone(),
                         // The HeaderValue is cheap to clone; a retry needs its own.
                         Clone::clone(&media_type),
                     )
                 })
                 .await?;
-                bytes_sent = counter.get() + image.manifest_bytes.len() as u64;
+                bytes_sent = counter.get() + gzip.manifest.len() as u64;
             }
             reporter.on_finish(task, &progress::outcome(bytes_sent, skipped));
             Ok(Delivered {
-                digest: image.digest.clone(),
-                reference: format!("{host}/{repository}@{}", image.digest),
+                digest: gzip.digest.clone(),
+                reference: format!("{host}/{repository}@{}", gzip.digest),
                 bytes_sent,
                 skipped,
                 via: Via::Registry,

@@ -10,7 +10,7 @@ use hoist_cluster::deliver::{ContainerdLoader, DaemonLoader, Loader, Via};
 use hoist_imager::NoReporter;
 use sha2::{Digest as _, Sha256};
 
-use crate::support::{Container, Script, busybox_image, unique};
+use crate::support::{Container, Script, busybox_image, imager_image, unique};
 
 const STAND_IN_CTR: &str = r#"#!/bin/sh
 echo "$*" >> /ctr-args.log
@@ -285,30 +285,7 @@ async fn an_image_built_by_the_imager_imports_into_real_containerd() {
     let node = containerd_node(&host, &rootfs, &[]).await;
 
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
-    let recipe = hoist_imager::Recipe::from_toml_str(
-        r#"
-        base = "scratch"
-        [[layers]]
-        name = "app"
-        copy = [{ from = "hello.txt", to = "/hello.txt" }]
-        [config]
-        user = "10001"
-        "#,
-        dir.path(),
-    )
-    .unwrap();
-    let name = unique("hoist-test/built");
-    let mut options = hoist_imager::BuildOptions::new("built", dir.path().join("out"));
-    options.cache_dir = dir.path().join("cache");
-    let built = hoist_imager::build(&recipe, &options, &NoReporter).unwrap();
-    let image = hoist_cluster::deliver::ImageSource {
-        layout: built.layout,
-        archive: built.archive,
-        name,
-    }
-    .open()
-    .unwrap();
+    let (built, image) = imager_image(dir.path(), unique("hoist-test/built"));
 
     let delivered = ContainerdLoader::new(docker, node.name.clone())
         .deliver(&image, &NoReporter)
@@ -319,4 +296,17 @@ async fn an_image_built_by_the_imager_imports_into_real_containerd() {
         "exec", &node.name, "ctr", "-n", "k8s.io", "images", "ls", "-q",
     ]);
     assert!(listed.lines().any(|l| l == delivered.reference), "{listed}");
+    // The layer went in uncompressed (its digest is its diff_id) and was unpacked.
+    let layer = &built.layers[0];
+    assert_eq!(layer.digest, layer.diff_id);
+    let content = node.docker(&[
+        "exec", &node.name, "ctr", "-n", "k8s.io", "content", "ls", "-q",
+    ]);
+    assert!(content.lines().any(|l| l == layer.digest), "{content}");
+    let check = node.docker(&["exec", &node.name, "ctr", "-n", "k8s.io", "images", "check"]);
+    let line = check
+        .lines()
+        .find(|l| l.starts_with(&format!("{} ", delivered.reference)))
+        .unwrap_or_else(|| panic!("{check}"));
+    assert!(line.contains("complete"), "{line}");
 }

@@ -7,7 +7,7 @@ use hoist_cluster::deliver::{
 };
 use hoist_imager::NoReporter;
 
-use crate::support::{busybox_image, run, unique};
+use crate::support::{Recorder, busybox_image, imager_image, run, unique};
 
 /// The digest `skopeo inspect` reports for `reference` on a plain-HTTP registry.
 fn skopeo_digest(reference: &str) -> String {
@@ -157,5 +157,60 @@ async fn a_plain_http_registry_without_the_flag_suggests_it() {
             "pushing {reference} to the registry {registry} failed: error sending request for url (https://{registry}/v2/{}/manifests/{}); if {registry} speaks plain HTTP, add --insecure-registry",
             test.image.source.name, test.image.digest
         )
+    );
+}
+
+/// What `hoist build` writes (uncompressed layers) is pushed in its gzip
+/// form: compressed once, on the first push; a second push of the same image
+/// compresses nothing and sends nothing.
+#[tokio::test]
+async fn a_built_image_is_compressed_once_and_pushed_once() {
+    let Some(registry) = hoist_testkit::service(hoist_testkit::REGISTRY) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (built, image) = imager_image(dir.path(), unique("gzip"));
+    let cache = dir.path().join("cache");
+    let target = || RegistryTarget::parse(&format!("{registry}/hoist-test"), true, None);
+
+    let recorder = Recorder::default();
+    let first = RegistryLoader::new(target())
+        .with_cache_dir(&cache)
+        .deliver(&image, &recorder)
+        .await
+        .unwrap();
+    assert!(!first.skipped);
+    let calls = recorder.calls.into_inner().unwrap();
+    let compress = format!(
+        "start compress {} for {registry} Some({})",
+        image.source.name, built.layers[0].uncompressed_size
+    );
+    assert_eq!(calls[0], compress, "{calls:?}");
+    // The registry holds the gzip form: another manifest, gzip layers, the same config.
+    assert_ne!(first.digest, image.digest);
+    assert_eq!(skopeo_digest(&first.reference), first.digest);
+    let inspected = run(Command::new("skopeo")
+        .args(["inspect", "--tls-verify=false", "--raw"])
+        .arg(format!("docker://{}", first.reference)));
+    let manifest: serde_json::Value = serde_json::from_str(&inspected).unwrap();
+    assert_eq!(
+        manifest["layers"][0]["mediaType"],
+        "application/vnd.oci.image.layer.v1.tar+gzip"
+    );
+    assert_eq!(manifest["config"]["digest"], built.config_digest.as_str());
+
+    let recorder = Recorder::default();
+    let again = RegistryLoader::new(target())
+        .with_cache_dir(&cache)
+        .deliver(&image, &recorder)
+        .await
+        .unwrap();
+    assert!(again.skipped);
+    assert_eq!(again.bytes_sent, 0);
+    assert_eq!(again.digest, first.digest);
+    let calls = recorder.calls.into_inner().unwrap();
+    assert!(
+        !calls.iter().any(|c| c.starts_with("start compress")),
+        "{calls:?}"
     );
 }

@@ -1,5 +1,6 @@
 //! Test images built with independent tools (busybox, umoci, skopeo), never
-//! with hoist's own imager, so a bug there cannot hide one here.
+//! with hoist's own imager, so a bug there cannot hide one here; and, apart,
+//! [`imager_image`]: what `hoist build` writes, for the tests of that path.
 
 use std::path::Path;
 use std::process::Command;
@@ -194,4 +195,33 @@ impl hoist_imager::Reporter for Recorder {
     fn on_finish(&self, _id: hoist_imager::TaskId, outcome: &str) {
         self.calls.lock().unwrap().push(format!("finish {outcome}"));
     }
+}
+
+/// What `hoist build` writes for a one-file scratch image (uncompressed
+/// layers), built by hoist's imager in `dir` with its cache at `dir/cache`.
+pub(crate) fn imager_image(dir: &Path, name: String) -> (hoist_imager::Built, Image) {
+    std::fs::write(dir.join("hello.txt"), "hello\n".repeat(1000)).unwrap();
+    let recipe = hoist_imager::Recipe::from_toml_str(
+        r#"
+        base = "scratch"
+        [[layers]]
+        name = "app"
+        copy = [{ from = "hello.txt", to = "/hello.txt" }]
+        [config]
+        user = "10001"
+        "#,
+        dir,
+    )
+    .unwrap();
+    let mut options = hoist_imager::BuildOptions::new("built", dir.join("out"));
+    options.cache_dir = dir.join("cache");
+    let built = hoist_imager::build(&recipe, &options, &hoist_imager::NoReporter).unwrap();
+    let image = ImageSource {
+        layout: built.layout.clone(),
+        archive: built.archive.clone(),
+        name,
+    }
+    .open()
+    .unwrap();
+    (built, image)
 }

@@ -10,6 +10,7 @@ mod bases;
 mod budget;
 mod cache;
 mod dockerfile;
+mod forms;
 mod registry;
 mod reproducible;
 mod secrets;

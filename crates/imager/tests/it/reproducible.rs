@@ -3,23 +3,7 @@
 use std::fs;
 use std::time::{Duration, SystemTime};
 
-use crate::support::{APP_RECIPE, app_tree, build_with, recipe};
-
-fn touch_all(dir: &std::path::Path, when: SystemTime) {
-    for entry in fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            touch_all(&path, when);
-        } else {
-            fs::File::options()
-                .write(true)
-                .open(&path)
-                .unwrap()
-                .set_modified(when)
-                .unwrap();
-        }
-    }
-}
+use crate::support::{APP_RECIPE, app_tree, build_with, recipe, touch_all};
 
 #[test]
 fn two_checkouts_with_different_mtimes_build_identical_images() {

@@ -15,6 +15,23 @@ pub(crate) fn write_tree(root: &Path, files: &[(&str, &str)]) {
     }
 }
 
+/// Sets the mtime of every file under `dir` to `when`.
+pub(crate) fn touch_all(dir: &Path, when: std::time::SystemTime) {
+    for entry in fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            touch_all(&path, when);
+        } else {
+            fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(when)
+                .unwrap();
+        }
+    }
+}
+
 /// A small app: a dependency directory and application code.
 pub(crate) fn app_tree(root: &Path) {
     write_tree(
