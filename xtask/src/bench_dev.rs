@@ -286,7 +286,17 @@ fn measure(
             std::thread::sleep(Duration::from_millis(20));
         }
         let served = saved.elapsed();
-        let (_, cycle) = next_cycle(events, Duration::from_secs(60), &mut seen)?;
+        seen.extend(events.try_iter());
+        // The cycle may have ended before the change was seen served.
+        let ended = seen
+            .iter()
+            .find(|(_, e)| e["event"] == "cycle-finished" || e["event"] == "cycle-failed")
+            .map(|(_, e)| e.clone());
+        let cycle = match ended {
+            Some(e) if e["event"] == "cycle-failed" => bail!("a cycle failed: {e}"),
+            Some(e) => e,
+            None => next_cycle(events, Duration::from_secs(60), &mut seen)?.1,
+        };
         if cycle["outcome"]["succeeded"] != true {
             bail!("edit {n}'s cycle failed: {cycle}");
         }
