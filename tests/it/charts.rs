@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::thread;
 
-use helm::{KUBE_1_20_API_VERSIONS, TIERS, Tools, UMBRELLA, VALUES, documents, identity, write};
+use helm::{
+    DEV, KUBE_1_20_API_VERSIONS, TIERS, Tools, UMBRELLA, VALUES, documents, identity, write,
+};
 use policy::Rendered;
 
 const RELEASE: &str = "todo";
@@ -344,9 +346,20 @@ fn selectors_services_ingress_hpa_and_pdb_reach_their_pods() {
 
 #[test]
 fn deployments_roll_and_drain_without_dropping_requests() {
-    check_stack("rollout", |r| r.deployments.len(), 2, rollout::violations);
-    // The check bites: no drain, a short grace period, two pods unbudgeted.
     let Some(tools) = Tools::find() else { return };
+    // Every values file but `hoist dev`'s, which the next test checks.
+    for (values, yaml) in stack_renders(&tools) {
+        if values == DEV {
+            continue;
+        }
+        let rendered = Rendered::parse(&yaml);
+        assert_eq!(rendered.deployments.len(), 2, "rollout with {values}");
+        assert_no_violations(
+            &format!("rollout with {values}"),
+            &rollout::violations(&rendered),
+        );
+    }
+    // The check bites: no drain, a short grace period, two pods unbudgeted.
     let yaml = tools.render(
         RELEASE,
         "todo-backend",
@@ -363,6 +376,47 @@ fn deployments_roll_and_drain_without_dropping_requests() {
             "Deployment/todo-todo-backend: terminationGracePeriodSeconds under 30",
             "Deployment/todo-todo-backend: 2 replicas and 0 PodDisruptionBudgets (expected 1)",
         ]
+    );
+}
+
+#[test]
+fn hoist_devs_values_probe_every_second_without_a_drain_and_still_surge() {
+    let Some(tools) = Tools::find() else { return };
+    let base = Rendered::parse(&stack(&tools, None, &[]));
+    let dev = Rendered::parse(&stack(&tools, Some(DEV), &[]));
+    assert_eq!(dev.deployments.len(), 2);
+    assert_no_violations(
+        "the dev values against values.yaml",
+        &rollout::dev_violations(&dev, &base),
+    );
+    // The check bites: values.yaml alone is no dev setting.
+    let backend = "Deployment/todo-todo-backend";
+    let found: Vec<String> = rollout::dev_violations(&base, &base)
+        .into_iter()
+        .filter(|v| v.starts_with(backend))
+        .collect();
+    assert_eq!(
+        found,
+        [
+            format!("{backend}: the startup probe does not run every second"),
+            format!("{backend}: the readiness probe does not run every second"),
+            format!(
+                "{backend}: a preStop drain in dev: [\"python3\", \"-m\", \"todo_api\", \"drain\", \"10\"]"
+            ),
+            format!("{backend}: terminationGracePeriodSeconds Some(45), over 10"),
+        ]
+    );
+    let hurried = Rendered::parse(&tools.render(
+        RELEASE,
+        "todo-backend",
+        Some(DEV),
+        &["--set", "probes.startup.failureThreshold=5"],
+    ));
+    assert_eq!(
+        rollout::dev_violations(&hurried, &base),
+        [format!(
+            "{backend}: the startup probe gives up after 5 s, sooner than without the dev values (120 s)"
+        )]
     );
 }
 

@@ -16,7 +16,9 @@
 //! ports = [8000]
 //! # `set`: non-secret chart values `hoist up` passes with --set (refused
 //! # when the key's last part or the value looks like a secret).
-//! chart = { path = "charts/backend", values = ["charts/backend/values-local.yaml"], set = { replicaCount = 2 } }
+//! # `dev_values`: values files `hoist dev` alone adds after `values` (and
+//! # before `set`), e.g. fast probes and no drain; `hoist up` never reads them.
+//! chart = { path = "charts/backend", values = ["charts/backend/values-local.yaml"], dev_values = ["charts/backend/values-dev.yaml"], set = { replicaCount = 2 } }
 //! # How long `hoist up` waits for the service to be ready, and how many
 //! # container restarts count as a crash loop.
 //! rollout = { timeout = "5m", crashloop_restarts = 2 }   # the defaults

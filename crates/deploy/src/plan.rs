@@ -5,6 +5,8 @@
 //! - `fullnameOverride=<project>-<service>`, so object names are the
 //!   release's (`BACKEND_URL=http://todo-chatbot-backend:8000` works);
 //! - the delivered image ([`crate::images::image_values`]);
+//! - under `hoist dev`, the chart's `dev_values` after its `values` (and
+//!   the rollout waits [`Until::Serving`], not until old pods are gone);
 //! - the stack's `chart.set`, written to `.hoist/values/<service>.yaml` and
 //!   passed as the last values file, so booleans and numbers keep their
 //!   type (helm's `--set-string` would make `false` a truthy string);
@@ -13,7 +15,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use hoist_cluster::rollout::{self, ConfigObjects, ImageRef, Plan, ReleasePlan};
+use hoist_cluster::rollout::{self, ConfigObjects, ImageRef, Plan, ReleasePlan, Until};
 use hoist_config::{Mapping, Stack, Value};
 
 use crate::images::{DeliverSummary, image_values};
@@ -34,6 +36,8 @@ pub(crate) struct Inputs<'a> {
     /// The delivered image of each service that has one.
     pub(crate) images: &'a BTreeMap<String, DeliverSummary>,
     pub(crate) rollback: bool,
+    /// A cycle of `hoist dev`: each chart's `dev_values` apply.
+    pub(crate) dev: bool,
 }
 
 /// Builds the plan; services without a chart are left out (they are only
@@ -59,8 +63,17 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Result<Plan> {
                 c.max(service.rollout.crashloop_restarts)
             }));
             let release = release_name(stack, name);
-            let mut values_files: Vec<PathBuf> =
-                chart.values.iter().map(|v| stack.dir().join(v)).collect();
+            let dev_values = if inputs.dev {
+                &chart.dev_values[..]
+            } else {
+                &[]
+            };
+            let mut values_files: Vec<PathBuf> = chart
+                .values
+                .iter()
+                .chain(dev_values)
+                .map(|v| stack.dir().join(v))
+                .collect();
             if let Some(file) = set_file(stack, name)? {
                 values_files.push(file);
             }
@@ -110,6 +123,12 @@ pub(crate) fn build(inputs: &Inputs<'_>) -> Result<Plan> {
         options: rollout::Options {
             rollback: inputs.rollback,
             crashloop_restarts: crashloop.unwrap_or(2),
+            // A dev cycle is done once the new pods serve; old ones may still go.
+            until: if inputs.dev {
+                Until::Serving
+            } else {
+                Until::Settled
+            },
             ..rollout::Options::default()
         },
     })
@@ -129,6 +148,7 @@ pub(crate) fn existing(stack: &Stack, mapping: Option<&Mapping>) -> Result<Plan>
         mapping,
         images: &BTreeMap::new(),
         rollback: true,
+        dev: false,
     })
 }
 
@@ -223,7 +243,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn chart_set_becomes_a_typed_values_file_and_names_follow_the_project() {
+    fn values_files_in_order_dev_values_only_under_dev_set_typed_last() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("hoist.toml");
         let text = r#"project = "shop"
@@ -232,20 +252,24 @@ chart = { path = "charts/db" }
 rollout = { timeout = "90s", crashloop_restarts = 3 }
 [services.api]
 depends_on = ["db"]
-chart = { path = "charts/api", values = ["v.yaml"], set = { "database.fromSecret.enabled" = false, replicaCount = 2, "image.pullPolicy" = "Always" } }
+chart = { path = "charts/api", values = ["v.yaml"], dev_values = ["dev.yaml"], set = { "database.fromSecret.enabled" = false, replicaCount = 2, "image.pullPolicy" = "Always" } }
 [services.tool]
 "#;
         std::fs::write(&path, text).unwrap();
         let stack = Stack::load(&path, None).unwrap();
         let levels = crate::select::levels(&stack, &[], false).unwrap();
-        let plan = build(&Inputs {
-            stack: &stack,
-            levels: &levels,
-            mapping: None,
-            images: &BTreeMap::new(),
-            rollback: true,
-        })
-        .unwrap();
+        let plan_for = |dev| {
+            build(&Inputs {
+                stack: &stack,
+                levels: &levels,
+                mapping: None,
+                images: &BTreeMap::new(),
+                rollback: true,
+                dev,
+            })
+            .unwrap()
+        };
+        let plan = plan_for(false);
         let names: Vec<Vec<&str>> = plan
             .levels
             .iter()
@@ -258,6 +282,7 @@ chart = { path = "charts/api", values = ["v.yaml"], set = { "database.fromSecret
             api.set,
             [("fullnameOverride".to_owned(), "shop-api".to_owned())]
         );
+        assert_eq!(api.values_files.len(), 2, "{:?}", api.values_files);
         assert_eq!(api.values_files[0], dir.path().join("v.yaml"));
         let generated = std::fs::read_to_string(&api.values_files[1]).unwrap();
         assert!(
@@ -269,6 +294,18 @@ chart = { path = "charts/api", values = ["v.yaml"], set = { "database.fromSecret
         assert_eq!(
             plan.release("db").unwrap().deadline,
             std::time::Duration::from_secs(90)
+        );
+        // `hoist dev`: the dev values after the chart's own, `set` still last.
+        assert_eq!(plan.options.until, Until::Settled);
+        let dev = plan_for(true);
+        assert_eq!(dev.options.until, Until::Serving);
+        assert_eq!(
+            dev.release("api").unwrap().values_files,
+            [
+                dir.path().join("v.yaml"),
+                dir.path().join("dev.yaml"),
+                api.values_files[1].clone()
+            ]
         );
     }
 }

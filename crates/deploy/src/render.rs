@@ -117,6 +117,7 @@ pub async fn render(stack: &Stack, options: &RenderOptions) -> Result<Vec<Render
         mapping: Some(&mapping),
         images: &delivered,
         rollback: true,
+        dev: false,
     })?;
     let helm = Helm::find(&environment, None, None).map_err(hoist_cluster::Error::from)?;
     let masks = if options.show_secrets {

@@ -110,7 +110,14 @@ pub async fn up(stack: &Stack, options: &UpOptions, reporter: &dyn Reporter) -> 
     let selection = prepare::select(stack, options)?;
     let session = Session::open(stack, &options.cluster).await?;
     session
-        .run(stack, &selection, options, reporter, &BTreeMap::new())
+        .run(
+            stack,
+            &selection,
+            options,
+            reporter,
+            &BTreeMap::new(),
+            false,
+        )
         .await
 }
 
@@ -143,6 +150,7 @@ impl Session {
     /// Builds and delivers the recipes of `selection` (checked by
     /// [`prepare::select`]) and rolls out its services; a service without
     /// a recipe in `selection` runs the image `current` names for it.
+    /// `dev`: a cycle of `hoist dev`, whose charts take their `dev_values`.
     ///
     /// # Errors
     ///
@@ -154,6 +162,7 @@ impl Session {
         options: &UpOptions,
         reporter: &dyn Reporter,
         current: &BTreeMap<String, DeliverSummary>,
+        dev: bool,
     ) -> Result<UpOutcome> {
         let (cluster, detection) = (&self.cluster, &self.detection);
         let levels = &selection.levels;
@@ -176,6 +185,7 @@ impl Session {
             mapping: Some(&selection.mapping),
             images: &images,
             rollback: options.rollback,
+            dev,
         })?;
         plan.options.interrupt.clone_from(&options.interrupt);
         for release in plan.releases() {

@@ -10,11 +10,16 @@ pub(super) const TIERS: [&str; 3] = ["todo-database", "todo-backend", "todo-fron
 pub(super) const UMBRELLA: &str = "todo-chatbot";
 
 /// The values files every chart ships; `None` is the chart's own values.yaml.
-pub(super) const VALUES: [Option<&str>; 3] = [
+pub(super) const VALUES: [Option<&str>; 4] = [
     None,
     Some("values-local.yaml"),
     Some("values-production.yaml"),
+    Some(DEV),
 ];
+
+/// What `hoist dev` alone adds (hoist.toml's `chart.dev_values`): fast
+/// probes, no drain. Every other values file must keep rollouts lossless.
+pub(super) const DEV: &str = "values-dev.yaml";
 
 /// What a Kubernetes 1.20 API server reports for the groups the charts use.
 pub(super) const KUBE_1_20_API_VERSIONS: [&str; 8] = [

@@ -158,6 +158,9 @@ impl Printer {
             DevEvent::Published { service, url } => {
                 format!("{service}: {url} (published by the Docker engine)")
             }
+            DevEvent::ForwardingTo { service, pod } => {
+                format!("forwarding {service} to pod {pod}")
+            }
             DevEvent::ForwardFailed { service, error } => {
                 format!("forward to {service}: {error}")
             }
@@ -273,7 +276,11 @@ impl hoist_imager::Reporter for Printer {
 
 impl rollout::Reporter for Printer {
     fn on_event(&self, event: &rollout::Event) {
-        self.steps.on_event(event);
+        if self.json {
+            emit(&json!({ "event": "rollout", "rollout": event }));
+        } else {
+            self.steps.on_event(event);
+        }
     }
 }
 

@@ -6,7 +6,7 @@
 //! leaving the release, and `--cleanup` removing it.
 //!
 //! The assertions read `hoist dev --events json` (one JSON object per line
-//! on stdout) and the forwarded URLs.
+//! on stdout), the forwarded URLs and the objects on the cluster.
 //!
 //! Run them with:
 //! ```text
@@ -162,6 +162,27 @@ fn cycles_started(dev: &Dev, from: usize) -> usize {
         .count()
 }
 
+/// The pods the forward of `service` moved to since `from`, in order.
+fn forwarded_to(dev: &Dev, from: usize, service: &str) -> Vec<String> {
+    dev.since(from)
+        .iter()
+        .filter(|e| e["event"] == "forwarding-to" && e["service"] == service)
+        .filter_map(|e| e["pod"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The names of the pods of `service`'s release, not terminating.
+fn pod_names(app: &App, service: &str) -> Vec<String> {
+    app.kubectl_items(
+        "pods",
+        &format!("app.kubernetes.io/instance=todo-chatbot-{service}"),
+    )
+    .iter()
+    .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+    .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_owned))
+    .collect()
+}
+
 /// The body of GET `path` through the forward at `port`, if it answers 200.
 fn get(port: u16, path: &str) -> Option<String> {
     http(port, "GET", path, None, "")
@@ -258,6 +279,27 @@ fn dev_rebuilds_and_rolls_only_what_a_change_affects_and_serves_it_through_the_f
     let page = get(frontend_port, "/").expect("the frontend through its forward");
     assert!(page.contains("<html"), "{page}");
     assert!(get(backend_port, "/health").is_some());
+    // The charts' dev values (hoist.toml's dev_values) are what runs: probes
+    // every second, no preStop drain.
+    for service in ["backend", "frontend"] {
+        let deployments = app.kubectl_items(
+            "deployments",
+            &format!("app.kubernetes.io/instance=todo-chatbot-{service}"),
+        );
+        let container = &deployments[0]["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(
+            container["readinessProbe"]["periodSeconds"], 1,
+            "{service}: {container}"
+        );
+        assert_eq!(
+            container["startupProbe"]["periodSeconds"], 1,
+            "{service}: {container}"
+        );
+        assert!(
+            container["lifecycle"]["preStop"].is_null(),
+            "{service}: {container}"
+        );
+    }
 
     // One backend source file: only the backend rebuilt, delivered, rolled.
     let (frontend_pods, database_pods) = (app.pod_uids("frontend"), app.pod_uids("database"));
@@ -265,6 +307,13 @@ fn dev_rebuilds_and_rolls_only_what_a_change_affects_and_serves_it_through_the_f
     write_backend(&app, &original, "edit-1", false);
     until_served(backend_port, "edit-1", Duration::from_secs(300));
     let cycle = backend_cycle(&mut dev, mark);
+    // The forward moved once, to the pod that now runs the backend.
+    assert_eq!(
+        forwarded_to(&dev, mark, "backend"),
+        pod_names(&app, "backend"),
+        "{:#?}",
+        dev.since(mark)
+    );
     let backend = service(&cycle["outcome"], "backend").unwrap();
     assert_eq!(backend["deliver"]["skipped"], false, "{cycle}");
     assert_eq!(backend["rollout"]["action"], "upgraded", "{cycle}");
@@ -298,6 +347,11 @@ fn dev_rebuilds_and_rolls_only_what_a_change_affects_and_serves_it_through_the_f
     assert!(
         get(backend_port, "/health").is_some_and(|b| b.contains("edit-1")),
         "the old backend serves"
+    );
+    assert_eq!(
+        forwarded_to(&dev, mark, "backend"),
+        Vec::<String>::new(),
+        "the forward left the old backend"
     );
     let mark = dev.len();
     write_backend(&app, &original, "edit-2", false);

@@ -76,6 +76,11 @@ pub struct Chart {
     /// Values files, relative to the stack file's directory, later ones winning.
     #[serde(default)]
     pub values: Vec<PathBuf>,
+    /// Values files `hoist dev` alone adds after `values` (relative to the
+    /// stack file's directory), e.g. probes every second and no drain, so a
+    /// saved file serves within seconds; `hoist up` never reads them.
+    #[serde(default)]
+    pub dev_values: Vec<PathBuf>,
     /// Non-secret chart values hoist passes with `--set`, e.g.
     /// `set = { "database.fromSecret.enabled" = false }`. Strings, integers,
     /// floats and booleans; a key whose last part names a secret or a value

@@ -176,7 +176,14 @@ impl State {
                 .collect(),
         };
         let outcome = session
-            .run(stack, &selection, &options.up, reporter, &self.current)
+            .run(
+                stack,
+                &selection,
+                &options.up,
+                reporter,
+                &self.current,
+                true,
+            )
             .await?;
         for service in &outcome.services {
             let ready = service.rollout.as_ref().is_some_and(|r| {

@@ -64,6 +64,14 @@ pub enum DevEvent {
         /// `http://127.0.0.1:<published port>/`.
         url: String,
     },
+    /// A forward's new connections go to this pod from now on: the newest
+    /// Ready one behind the service (a new pod once it is Ready).
+    ForwardingTo {
+        /// The service.
+        service: String,
+        /// The pod.
+        pod: String,
+    },
     /// A forwarded connection could not reach a pod.
     ForwardFailed {
         /// The service.

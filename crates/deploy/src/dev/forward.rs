@@ -1,18 +1,23 @@
 //! Port forwards: a TCP listener on 127.0.0.1 per forwarded service, each
 //! connection carried to a Ready pod of the release's Service through the
 //! API server's port-forward (kube-rs), so it works where node ports are
-//! not reachable from the host. The pod is chosen when the connection
-//! opens: a replaced pod is followed by the next connection.
+//! not reachable from the host. Watches of the Service and of the pods it
+//! selects keep the target current: the newest Ready pod that is not
+//! terminating, so a new pod takes the next connection as soon as it is
+//! Ready, while the old one may still be going.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::pin::Pin;
 
-use futures::StreamExt as _;
-use futures::stream::FuturesUnordered;
+use futures::stream::{BoxStream, FuturesUnordered};
+use futures::{FutureExt as _, Stream, StreamExt as _};
 use hoist_config::{Publish, Stack};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Api;
-use kube::api::ListParams;
+use kube::runtime::reflector::store::Writer;
+use kube::runtime::{WatchStreamExt as _, watcher};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 
 use super::{DevEvent, DevReporter};
 use crate::{Error, Result, plan};
@@ -114,8 +119,19 @@ pub(crate) fn bind(forwards: &[Forward]) -> Result<Vec<TcpListener>> {
         .collect()
 }
 
+/// Where a forward's new connections go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Target {
+    /// The watches have not listed the Service and its pods yet.
+    Syncing,
+    /// This pod.
+    Pod(String),
+    /// No pod to go to, and why.
+    Nowhere(String),
+}
+
 /// Accepts connections on `listener` for as long as it is polled, each
-/// carried to a Ready pod of `forward`'s release.
+/// carried to the pod the watches of `forward`'s Service name last.
 pub(crate) async fn serve(
     listener: TcpListener,
     client: &kube::Client,
@@ -124,13 +140,16 @@ pub(crate) async fn serve(
     reporter: &dyn DevReporter,
 ) {
     let pods = Api::<Pod>::namespaced(client.clone(), namespace);
-    let services = Api::<Service>::namespaced(client.clone(), namespace);
+    let (target, chosen) = watch::channel(Target::Syncing);
+    let mut following =
+        std::pin::pin!(follow(client, namespace, forward, reporter, &target).fuse());
     let mut open = FuturesUnordered::new();
     loop {
         tokio::select! {
+            () = &mut following => {}
             accepted = listener.accept() => {
                 let Ok((connection, _)) = accepted else { continue };
-                open.push(carry(connection, &pods, &services, forward));
+                open.push(carry(connection, &pods, forward, chosen.clone()));
             }
             Some(done) = open.next(), if !open.is_empty() => {
                 if let Err(error) = done {
@@ -144,14 +163,24 @@ pub(crate) async fn serve(
     }
 }
 
-/// One connection, to the newest Ready pod.
+/// One connection, to the pod the watches name (waiting for their first
+/// listing).
 async fn carry(
     mut connection: TcpStream,
     pods: &Api<Pod>,
-    services: &Api<Service>,
     forward: &Forward,
+    mut chosen: watch::Receiver<Target>,
 ) -> Result<(), String> {
-    let pod = ready_pod(pods, services, &forward.release).await?;
+    let target = chosen
+        .wait_for(|t| *t != Target::Syncing)
+        .await
+        .map(|t| t.clone())
+        .map_err(|_| format!("the watch of Service {} ended", forward.release))?;
+    let pod = match target {
+        Target::Pod(pod) => pod,
+        Target::Nowhere(why) => return Err(why),
+        Target::Syncing => unreachable!("waited for the listing"),
+    };
     let mut forwarder = pods
         .portforward(&pod, &[forward.remote])
         .await
@@ -166,38 +195,146 @@ async fn carry(
     Ok(())
 }
 
-/// The newest Ready, not terminating pod the release's Service selects.
-async fn ready_pod(
-    pods: &Api<Pod>,
-    services: &Api<Service>,
-    release: &str,
-) -> Result<String, String> {
-    let service = services
-        .get(release)
-        .await
-        .map_err(|e| format!("reading Service {release}: {e}"))?;
-    let selector = service
-        .spec
-        .and_then(|s| s.selector)
-        .unwrap_or_default()
-        .iter()
-        .map(|(k, v)| format!("{k}={v}"))
-        .collect::<Vec<_>>()
-        .join(",");
-    if selector.is_empty() {
-        return Err(format!("Service {release} selects no pods"));
+/// Keeps `target` on the newest Ready, not terminating pod that the
+/// release's Service selects: a watch of the Service (its selector) and
+/// one of the pods it selects, both kept in stores, the target worked out
+/// again on every event. Reports each new pod. Never ends by itself; a
+/// dropped watch is resumed with backoff.
+async fn follow(
+    client: &kube::Client,
+    namespace: &str,
+    forward: &Forward,
+    reporter: &dyn DevReporter,
+    target: &watch::Sender<Target>,
+) {
+    let release = &forward.release;
+    let services = Api::<Service>::namespaced(client.clone(), namespace);
+    let config = watcher::Config::default().fields(&format!("metadata.name={release}"));
+    let mut service_events = watcher(services, config).default_backoff().boxed();
+    let mut service = Watched::<Service>::default();
+    // The selector the pod watch runs with, and that watch.
+    let mut selector: Option<String> = None;
+    let mut pod_events: Option<BoxStream<'_, watcher::Result<watcher::Event<Pod>>>> = None;
+    let mut pods = Watched::<Pod>::default();
+    loop {
+        tokio::select! {
+            event = service_events.next() => {
+                let Some(event) = event else { break };
+                service.apply(event);
+            }
+            event = next(&mut pod_events) => {
+                let Some(event) = event else { break };
+                pods.apply(event);
+            }
+        }
+        let wanted = service.synced.then(|| {
+            service
+                .store
+                .as_reader()
+                .state()
+                .first()
+                .map(|s| selector_of(s))
+                .unwrap_or_default()
+        });
+        if wanted != selector {
+            selector.clone_from(&wanted);
+            pods = Watched::default();
+            pod_events = wanted.filter(|s| !s.is_empty()).map(|labels| {
+                let api = Api::<Pod>::namespaced(client.clone(), namespace);
+                watcher(api, watcher::Config::default().labels(&labels))
+                    .default_backoff()
+                    .boxed()
+            });
+        }
+        let now = match selector.as_deref() {
+            None => Target::Syncing,
+            Some(_) if service.store.as_reader().is_empty() => {
+                Target::Nowhere(format!("no Service {release} in namespace {namespace} yet"))
+            }
+            Some("") => Target::Nowhere(format!("Service {release} selects no pods")),
+            Some(_) if !pods.synced => Target::Syncing,
+            Some(_) => newest_ready(&pods.store.as_reader().state()).map_or_else(
+                || Target::Nowhere(format!("no Ready pod behind Service {release} yet")),
+                Target::Pod,
+            ),
+        };
+        let changed = target.send_if_modified(|t| {
+            let changed = *t != now;
+            *t = now.clone();
+            changed
+        });
+        if let (true, Target::Pod(pod)) = (changed, now) {
+            reporter.on_dev(&DevEvent::ForwardingTo {
+                service: forward.service.clone(),
+                pod,
+            });
+        }
     }
-    let listed = pods
-        .list(&ListParams::default().labels(&selector))
-        .await
-        .map_err(|e| format!("listing the pods of Service {release}: {e}"))?;
-    listed
-        .items
-        .into_iter()
+    target.send_replace(Target::Nowhere(format!(
+        "the watch of Service {release} ended"
+    )));
+}
+
+/// A watched kind's objects, and whether the first listing is in.
+struct Watched<K: kube::Resource<DynamicType = ()> + Clone + 'static> {
+    store: Writer<K>,
+    synced: bool,
+}
+
+impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Default for Watched<K> {
+    fn default() -> Self {
+        Self {
+            store: Writer::default(),
+            synced: false,
+        }
+    }
+}
+
+impl<K: kube::Resource<DynamicType = ()> + Clone + 'static> Watched<K> {
+    /// Applies one event; an error (the watcher retries by itself) changes nothing.
+    fn apply(&mut self, event: watcher::Result<watcher::Event<K>>) {
+        if let Ok(event) = event {
+            self.synced |= matches!(event, watcher::Event::InitDone);
+            self.store.apply_watcher_event(&event);
+        }
+    }
+}
+
+/// The next item of `stream`, or never when there is none.
+async fn next<S: Stream + Unpin>(stream: &mut Option<S>) -> Option<S::Item> {
+    match stream {
+        Some(stream) => Pin::new(stream).next().await,
+        None => std::future::pending().await,
+    }
+}
+
+/// A Service's selector as a label selector (empty when it has none).
+fn selector_of(service: &Service) -> String {
+    service
+        .spec
+        .as_ref()
+        .and_then(|s| s.selector.as_ref())
+        .map(|labels| {
+            labels
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
+/// The newest Ready pod that is not terminating.
+fn newest_ready(pods: &[std::sync::Arc<Pod>]) -> Option<String> {
+    pods.iter()
         .filter(|p| p.metadata.deletion_timestamp.is_none() && ready(p))
-        .max_by_key(|p| p.metadata.creation_timestamp.clone())
-        .and_then(|p| p.metadata.name)
-        .ok_or_else(|| format!("no Ready pod behind Service {release} yet"))
+        .max_by_key(|p| {
+            (
+                p.metadata.creation_timestamp.clone(),
+                p.metadata.name.clone(),
+            )
+        })
+        .and_then(|p| p.metadata.name.clone())
 }
 
 fn ready(pod: &Pod) -> bool {
