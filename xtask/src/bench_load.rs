@@ -163,16 +163,7 @@ fn measure(
         });
     }
     remove_images(&name)?;
-    for what in rounds {
-        let (seconds, peak_mb, out) = timed(&mut hoist_load(&docker_target))?;
-        rows.push(Row {
-            what,
-            tool: "hoist load",
-            seconds,
-            peak_mb,
-            sent: bytes_sent(&out)?,
-        });
-    }
+    hoist_rounds(&mut rows, &rounds, || hoist_load(&docker_target))?;
     let node_rootfs = args.bases.join("containerd-node.tar");
     if node_rootfs.is_file() {
         rows.extend(measure_containerd(
@@ -282,21 +273,9 @@ fn measure_containerd(
             });
         }
         clear()?;
-        for what in rounds {
-            let (seconds, peak_mb, out) = timed(&mut hoist_load(&[
-                "--target",
-                "kind",
-                "--cluster",
-                &cluster,
-            ]))?;
-            rows.push(Row {
-                what,
-                tool: "hoist load",
-                seconds,
-                peak_mb,
-                sent: bytes_sent(&out)?,
-            });
-        }
+        hoist_rounds(&mut rows, &rounds, || {
+            hoist_load(&["--target", "kind", "--cluster", &cluster])
+        })?;
         Ok(rows)
     })();
     let _ = Command::new("docker").args(["rm", "-f", &node]).output();
@@ -373,6 +352,26 @@ fn remove_images(name: &str) -> anyhow::Result<()> {
 }
 
 /// Runs `command` under `/usr/bin/time -v`: wall seconds, peak RSS in MB, output.
+/// One row per round of `hoist load` as `load` builds it, with the bytes
+/// hoist says it sent.
+fn hoist_rounds(
+    rows: &mut Vec<Row>,
+    rounds: &[&'static str],
+    load: impl Fn() -> Command,
+) -> anyhow::Result<()> {
+    for &what in rounds {
+        let (seconds, peak_mb, out) = timed(&mut load())?;
+        rows.push(Row {
+            what,
+            tool: "hoist load",
+            seconds,
+            peak_mb,
+            sent: bytes_sent(&out)?,
+        });
+    }
+    Ok(())
+}
+
 fn timed(command: &mut Command) -> anyhow::Result<(f64, f64, Output)> {
     timed_with_input(command, None)
 }
