@@ -25,7 +25,8 @@ if ! docker -H unix:///var/run/docker.sock version >/dev/null 2>&1; then
   wait_for 60 "dockerd (log: $HOIST_CI_STATE/dockerd.log)" docker -H unix:///var/run/docker.sock version
 fi
 
-# --- OCI registries: anonymous on :5000, basic auth on :5001 ------------------
+# --- OCI registries: anonymous on :5000, basic auth on :5001, and on :5002 a ---
+# --- Docker Hub mirror (anonymous) that .ci/setup.sh seeds ----------------------
 start_registry() { # start_registry NAME PORT [HTPASSWD]
   local name=$1 port=$2 htpasswd=${3:-}
   local dir="$HOIST_CI_STATE/registry-$name"
@@ -57,6 +58,12 @@ REGISTRY_PASSWORD=$(cat "$AUTH_DIR/password")
 htpasswd -Bbc "$AUTH_DIR/htpasswd" hoist "$REGISTRY_PASSWORD" >/dev/null 2>&1
 start_registry auth 5001 "$AUTH_DIR/htpasswd"
 
+# No machine of ours reaches Docker Hub: the reference app's public bases
+# (python:3.11-slim-bookworm, ...) come from this mirror, which holds
+# Debian-built stand-ins under those names (`cargo xtask bases --seed-mirror`).
+MIRROR=127.0.0.1:5002
+start_registry mirror "${MIRROR#*:}"
+
 # --- PostgreSQL 15: a throwaway cluster on 127.0.0.1:55432 --------------------
 PG_BIN=/usr/lib/postgresql/15/bin
 PG_DIR="$HOIST_CI_STATE/postgres"
@@ -80,5 +87,6 @@ export HOIST_TEST_REGISTRY_AUTH_USER=hoist
 export HOIST_TEST_REGISTRY_AUTH_PASSWORD=$REGISTRY_PASSWORD
 export HOIST_TEST_DATABASE_URL=postgresql://postgres@127.0.0.1:$PG_PORT/postgres
 export HOIST_TEST_PG_BIN=$PG_BIN
+export HOIST_REGISTRY_MIRRORS=docker.io=$MIRROR
 ENV
 echo "services ready; variables in $ENV_FILE"

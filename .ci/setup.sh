@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what hoist's tests and demo need on Debian bookworm as root, starts
-# the real services they use (dockerd, registries, PostgreSQL) and builds the
-# offline base images. Run by .ci/run and by `cargo xtask demo`; idempotent:
+# the real services they use (dockerd, registries, PostgreSQL), builds the
+# offline base images and seeds the Docker Hub mirror with the reference
+# app's bases. Run by .ci/run and by `cargo xtask demo`; idempotent:
 # a second run reuses what is installed, running and cached. Prints one
 # timing line per step. `--with-fuzz` also installs cargo-fuzz (the test
 # suite's fuzz targets need it; the demo does not). `--with-k8s` also builds
@@ -62,6 +63,12 @@ build_bases() {
   cargo xtask bases
 }
 
+# The stand-ins of the reference app's public bases, under their public names,
+# in the mirror that HOIST_REGISTRY_MIRRORS (docker.io=HOST:PORT) names.
+seed_mirror() {
+  cargo xtask bases --seed-mirror "${HOIST_REGISTRY_MIRRORS#docker.io=}" python node postgres
+}
+
 # The fuzz suite of `cargo xtask test` runs the config crate's targets with it.
 install_cargo_fuzz() {
   if command -v cargo-fuzz >/dev/null 2>&1; then
@@ -97,6 +104,7 @@ step "services: dockerd, registries, PostgreSQL" start_services
 # shellcheck source=/dev/null
 source "$HOIST_CI_STATE/env"
 step "offline base images" build_bases
+step "Docker Hub mirror: the reference app's bases" seed_mirror
 if ((WITH_K8S)); then
   wait_k8s_build() {
     local rc=0

@@ -6,6 +6,9 @@
 //! apt sources, so no mirror is named here. Each tarball is reused while its
 //! recipe (suite, packages, excludes) is unchanged: the recipe is stored next
 //! to it and compared before anything is built.
+//!
+//! `--seed-mirror HOST:PORT` then pushes the stand-ins of the reference
+//! app's public bases into a local Docker Hub mirror (see [`crate::mirror`]).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -26,6 +29,10 @@ pub(crate) struct Args {
     /// Rebuild even when a tarball with the same recipe exists.
     #[arg(long)]
     force: bool,
+    /// Then push the reference app's bases (python, node, postgres) to this
+    /// Docker Hub mirror under their public names; blobs it has are skipped.
+    #[arg(long, value_name = "HOST:PORT")]
+    seed_mirror: Option<String>,
 }
 
 /// One base: a name, the packages beyond minbase, system users created
@@ -158,11 +165,12 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
     {
         bail!("no base named {unknown:?}; the bases are: python, node, postgres, containerd-node");
     }
-    let selected = BASES
+    let selected: Vec<&Base> = BASES
         .iter()
-        .filter(|base| args.only.is_empty() || args.only.iter().any(|n| n == base.name));
+        .filter(|base| args.only.is_empty() || args.only.iter().any(|n| n == base.name))
+        .collect();
     println!("{:<10} {:>10} {:>9}  tarball", "base", "size", "time");
-    for base in selected {
+    for base in &selected {
         let tarball = dir.join(format!("{}.tar", base.name));
         let recipe_file = dir.join(format!("{}.recipe", base.name));
         let started = Instant::now();
@@ -187,6 +195,10 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
             started.elapsed().as_secs_f64(),
             tarball.display()
         );
+    }
+    if let Some(mirror) = &args.seed_mirror {
+        let names: Vec<&str> = selected.iter().map(|base| base.name).collect();
+        crate::mirror::seed(&dir, mirror, &names)?;
     }
     Ok(())
 }

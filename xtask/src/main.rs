@@ -12,6 +12,7 @@ mod cmd;
 mod demo;
 mod fuzz;
 mod k8s;
+mod mirror;
 mod test;
 
 use clap::{Parser, Subcommand};
@@ -30,7 +31,8 @@ enum Command {
     Demo(demo::Args),
     /// Run every test suite: the command the README and .ci/run give.
     Test(test::Args),
-    /// Build the offline base root filesystems with mmdebstrap.
+    /// Build the offline base root filesystems with mmdebstrap (and seed a
+    /// Docker Hub mirror with the reference app's bases).
     Bases(bases::Args),
     /// Measure image builds against docker build (the BENCHMARKS.md table).
     BenchBuild(bench_build::Args),

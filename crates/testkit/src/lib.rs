@@ -16,6 +16,7 @@
 
 use std::path::PathBuf;
 
+pub mod mirror;
 pub mod registry;
 
 /// A service a test may need, and the variable that locates it.

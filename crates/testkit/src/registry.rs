@@ -17,7 +17,7 @@
 //! assert!(registry.address().starts_with("127.0.0.1:"));
 //! ```
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read as _, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -238,12 +238,24 @@ fn free_port() -> u16 {
 
 /// The status code of `GET path`, or `None` when nothing answers.
 fn http_status(address: &str, path: &str) -> Option<u16> {
+    http_get(address, path, "").map(|(status, _)| status)
+}
+
+/// `GET path` over plain HTTP/1.0 with `headers` (each line ending in
+/// `\r\n`): the status code and the body, or `None` when nothing answers.
+pub(crate) fn http_get(address: &str, path: &str, headers: &str) -> Option<(u16, String)> {
     let mut stream = TcpStream::connect(address).ok()?;
-    stream.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n").ok()?;
-    let mut line = String::new();
-    BufReader::new(stream).read_line(&mut line).ok()?;
-    line.split_whitespace().nth(1)?.parse().ok()
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.0\r\nHost: {address}\r\n{headers}\r\n"
+    )
+    .ok()?;
+    let mut response = String::new();
+    BufReader::new(stream).read_to_string(&mut response).ok()?;
+    let status = response.split_whitespace().nth(1)?.parse().ok()?;
+    let body = response.split_once("\r\n\r\n").map_or("", |(_, b)| b);
+    Some((status, body.to_owned()))
 }
 
 struct TokenServer {
