@@ -1,5 +1,5 @@
 //! The reference app on the real test cluster: its three images built by
-//! hoist-imager from `examples/todo-chatbot/hoist.toml` on the offline bases,
+//! hoist-imager from `examples/todo-chatbot/hoist.toml` on its public bases (here from CI's mirror),
 //! imported into the cluster's containerd, and `charts/todo-chatbot`
 //! installed by `helm install --wait` with them (`pullPolicy: Never`). The
 //! release becomes Ready; the frontend's `NodePort` serves the page and proxies
@@ -10,7 +10,8 @@
 //! Run it with:
 //! ```text
 //! cargo xtask k8s up
-//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig HOIST_BASES_DIR=/var/cache/hoist/bases \
+//! source /var/lib/hoist-ci/env # HOIST_REGISTRY_MIRRORS: the mirror of the app's bases
+//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig \
 //!   cargo nextest run -p hoist-e2e chatbot
 //! ```
 
@@ -108,7 +109,7 @@ async fn the_todo_chatbot_chart_installs_serves_and_keeps_its_data() {
     let Some(kubeconfig) = hoist_testkit::service_path(hoist_testkit::KUBECONFIG) else {
         return;
     };
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
+    if hoist_testkit::mirror::app_bases().is_none() {
         return;
     }
     let out = tempfile::tempdir().unwrap();

@@ -186,7 +186,10 @@ fn measure_service(
     rows: &mut Rows,
 ) -> anyhow::Result<()> {
     // Prepare once (pip / npm on the host), outside every measurement.
-    let full = recipe(example, service)?;
+    // The recipe's public base is replaced by the offline tarball docker
+    // imports below, so that both sides start from the same root filesystem.
+    let mut full = recipe(example, service)?;
+    full.base = hoist_imager::recipe::Base::Rootfs(bases.join(format!("{base}.tar")));
     build(&full, service, work, "prepare-cache", false)?;
     let mut prepared = full.clone();
     prepared.prepare.clear();

@@ -9,7 +9,7 @@
 //! saw it, the forward moved to it, the change served, the cycle's end).
 //!
 //! Needs what `bench-up` needs (the test cluster in containerd mode, the
-//! registry `HOIST_TEST_REGISTRY`, `HOIST_BASES_DIR`, helm on PATH). The
+//! registry `HOIST_TEST_REGISTRY`, `HOIST_REGISTRY_MIRRORS`, helm on PATH). The
 //! app is copied under `target/tmp/bench-dev` with its own build cache
 //! beside it; the first run builds everything, later runs start warm.
 

@@ -18,8 +18,8 @@
 //! the task waits for `healthy` itself, which is what `--wait` does. It is
 //! installed here with apt-get, never by the product.
 //!
-//! Needs dockerd (`DOCKER_HOST`, default the local socket) and the bases
-//! (`HOIST_BASES_DIR`). Prints a Markdown table.
+//! Needs dockerd (`DOCKER_HOST`, default the local socket) and the mirror of
+//! the app's bases (`HOIST_REGISTRY_MIRRORS`). Prints a Markdown table.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -42,28 +42,13 @@ const COMPOSE_PROJECT: &str = "hoist-bench-compose";
 
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The offline bases (`cargo xtask bases`).
-    #[arg(long, env = "HOIST_BASES_DIR", value_name = "DIR")]
-    bases: PathBuf,
     /// How many rounds of each; the table shows the median and the fastest.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
 }
 
 pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
-    if !args.bases.join("postgres.tar").is_file() {
-        bail!(
-            "{} has no postgres.tar; build the bases with `cargo xtask bases`",
-            args.bases.display()
-        );
-    }
-    // The recipes read it from the environment, not from `--bases`.
-    if std::env::var_os("HOIST_BASES_DIR").is_none() {
-        bail!(
-            "export HOIST_BASES_DIR={} (the recipes read it)",
-            args.bases.display()
-        );
-    }
+    crate::mirror::check_app_bases(None)?;
     install_compose()?;
     let dir = tempfile_dir()?;
     let result = tokio::runtime::Runtime::new()?.block_on(measure(args, &dir));

@@ -8,8 +8,8 @@
 //! - a backend `.env` change to pods Ready (`hoist up`).
 //!
 //! Needs the test cluster (`cargo xtask k8s up`, in containerd mode), the
-//! registry it pulls from (`HOIST_TEST_REGISTRY`), `HOIST_BASES_DIR`, helm
-//! and kubectl on PATH. The reference app is copied (rsync) under
+//! registry it pulls from (`HOIST_TEST_REGISTRY`), the mirror of the app's
+//! bases (`HOIST_REGISTRY_MIRRORS`), helm and kubectl on PATH. The reference app is copied (rsync) under
 //! `target/tmp/bench-up` with its own build cache beside it, so prepared
 //! outputs and layers survive between runs (the first run builds them).
 //! Prints a Markdown table for BENCHMARKS.md.
@@ -91,8 +91,11 @@ fn secs(d: Duration) -> String {
 
 /// Copies charts/ and examples/todo-chatbot/ under `work` (prepared outputs
 /// kept), writes a `.env` with fake secrets and the benchmark's profile
-/// (`bench`: `namespace`, the frontend on `node_port`, small CPU requests).
+/// (`bench`: `namespace`, the frontend on `node_port`, small CPU requests),
+/// after checking that the app's bases can be pulled here (see
+/// [`crate::mirror::check_app_bases`]).
 pub(crate) fn copy_app(work: &Path, namespace: &str, node_port: u16) -> anyhow::Result<PathBuf> {
+    crate::mirror::check_app_bases(None)?;
     std::fs::create_dir_all(work.join("examples"))?;
     let exclude = [
         "--exclude=node_modules",

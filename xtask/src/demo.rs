@@ -1,6 +1,8 @@
 //! `cargo xtask demo`: the main job on a bare Debian bookworm machine, as
 //! root, in one command. It installs and starts what hoist needs the way CI
-//! does (`.ci/setup.sh`), starts the test cluster (`cargo xtask k8s up`,
+//! does (`.ci/setup.sh`, which also seeds CI's Docker Hub mirror with
+//! Debian-built stand-ins of the app's public bases, as this machine reaches
+//! no Docker Hub), starts the test cluster (`cargo xtask k8s up`,
 //! by default with its kubelet on a Docker daemon of the node's own, as
 //! Minikube's default runtime has it), writes `examples/todo-chatbot/.env`
 //! with generated secrets when there is none, and runs `hoist up` on the
@@ -23,8 +25,8 @@ use crate::cmd;
 const K8S_STATE: &str = "/var/lib/hoist-k8s";
 /// Where `.ci/tools.sh` puts helm and kubectl.
 const TOOLS_BIN: &str = "/opt/hoist-tools/bin";
-/// Where `cargo xtask bases` writes the offline bases.
-const BASES_DIR: &str = "/var/cache/hoist/bases";
+/// Where `.ci/services.sh` writes the variables that locate CI's services.
+const CI_ENV: &str = "/var/lib/hoist-ci/env";
 /// The CI's anonymous registry (`.ci/services.sh`), for a containerd node.
 const REGISTRY: &str = "127.0.0.1:5000/hoist-demo";
 
@@ -70,6 +72,7 @@ fn up(runtime: &str) -> anyhow::Result<()> {
         cmd::run(xtask().args(["k8s", "up", "--runtime", runtime]))?;
         runtime.to_owned()
     };
+    crate::mirror::check_app_bases(Some(&ci_mirrors()?))?;
     let app = cmd::root().join("examples/todo-chatbot");
     write_env(&app.join(".env"))?;
     let mut up = hoist(&runtime)?;
@@ -93,7 +96,8 @@ fn down() -> anyhow::Result<()> {
 }
 
 /// `hoist` run on the reference app against the test cluster, with the
-/// tools and bases the set-up installed. The dev profile, not release: it
+/// tools the set-up installed and its Docker Hub mirror, which serves the
+/// app's public bases (Debian-built stand-ins) on a machine without Docker Hub. The dev profile, not release: it
 /// shares its build with `cargo xtask test`'s and skips release
 /// optimisation, while the work that takes time (hashing, compression) is
 /// optimised in the dev profile too (the workspace Cargo.toml).
@@ -105,7 +109,7 @@ fn hoist(runtime: &str) -> anyhow::Result<Command> {
         .arg("--file")
         .arg(cmd::root().join("examples/todo-chatbot/hoist.toml"))
         .env("KUBECONFIG", Path::new(K8S_STATE).join("kubeconfig"))
-        .env("HOIST_BASES_DIR", BASES_DIR)
+        .env(hoist_testkit::mirror::MIRRORS.var, ci_mirrors()?)
         .env(
             "PATH",
             format!("{TOOLS_BIN}:{}", std::env::var("PATH").unwrap_or_default()),
@@ -117,6 +121,17 @@ fn hoist(runtime: &str) -> anyhow::Result<Command> {
         command.env("DOCKER_HOST", host.trim());
     }
     Ok(command)
+}
+
+/// `HOIST_REGISTRY_MIRRORS` as `.ci/services.sh` wrote it: the mirror that
+/// `.ci/setup.sh` seeded.
+fn ci_mirrors() -> anyhow::Result<String> {
+    let var = hoist_testkit::mirror::MIRRORS.var;
+    let text = std::fs::read_to_string(CI_ENV)
+        .with_context(|| format!("failed to read {CI_ENV}, which .ci/setup.sh writes"))?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("export {var}=")).map(str::to_owned))
+        .with_context(|| format!("{CI_ENV} sets no {var}; run .ci/setup.sh again"))
 }
 
 /// The runtime of the running test cluster, if it is running.

@@ -77,6 +77,24 @@ cmd = ["postgres"]
 /// Where the stand-ins' recipes are written down, for their source annotation.
 const SOURCE: &str = "https://github.com/hoist-dev/hoist/blob/main/xtask/src/mirror.rs";
 
+/// Checks that the Docker Hub mirror in `HOIST_REGISTRY_MIRRORS` (`mirrors`
+/// when given, else the environment's) serves every public base of the
+/// reference app, so that building it cannot fail half-way on a pull.
+pub(crate) fn check_app_bases(mirrors: Option<&str>) -> anyhow::Result<()> {
+    let var = hoist_testkit::mirror::MIRRORS.var;
+    let mirrors = match mirrors {
+        Some(mirrors) => mirrors.to_owned(),
+        None => std::env::var(var).with_context(|| {
+            format!(
+                "{var} is not set: the reference app's bases come from a Docker Hub mirror here; `source /var/lib/hoist-ci/env` (after .ci/setup.sh)"
+            )
+        })?,
+    };
+    hoist_testkit::mirror::check(&mirrors, &hoist_testkit::mirror::app_public_bases())
+        .map_err(anyhow::Error::msg)?;
+    Ok(())
+}
+
 /// Builds and pushes the stand-ins of `bases` (tarballs in `dir`) to the
 /// mirror at `address`; plain HTTP for a loopback mirror, as hoist pulls.
 pub(crate) fn seed(dir: &Path, address: &str, bases: &[&str]) -> anyhow::Result<()> {
@@ -179,7 +197,7 @@ mod tests {
     fn every_public_base_of_the_reference_app_has_a_stand_in() {
         let mut named: Vec<(String, String)> = hoist_testkit::mirror::app_public_bases()
             .into_iter()
-            .map(|b| (b.repository, b.tag))
+            .map(|app| (app.base.repository, app.base.tag))
             .collect();
         let mut seeded: Vec<(String, String)> = STAND_INS
             .iter()

@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! let Some(mirror) = hoist_testkit::mirror::app_bases() else { return };
-//! assert_eq!(mirror.images.len(), 3);
+//! assert_eq!(mirror.diff_ids("backend").len(), 1);
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -70,13 +70,22 @@ pub fn app_stack_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/todo-chatbot/hoist.toml")
 }
 
-/// The Docker Hub bases the reference app's recipes name, in service order.
+/// A base the reference app names, and the service whose recipe names it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppBase {
+    /// The service, e.g. `backend`.
+    pub service: String,
+    /// The base.
+    pub base: PublicBase,
+}
+
+/// The Docker Hub bases the reference app's recipes name, by service name.
 ///
 /// # Panics
 ///
 /// When the stack file cannot be read or parsed.
 #[must_use]
-pub fn app_public_bases() -> Vec<PublicBase> {
+pub fn app_public_bases() -> Vec<AppBase> {
     let path = app_stack_file();
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("failed to read {}: {e}", path.display()));
@@ -87,9 +96,14 @@ pub fn app_public_bases() -> Vec<PublicBase> {
         .get("services")
         .and_then(toml::Value::as_table)
         .into_iter()
-        .flat_map(|services| services.values())
-        .filter_map(|service| service.get("image")?.get("base")?.get("registry")?.as_str())
-        .filter_map(PublicBase::parse)
+        .flat_map(|services| services.iter())
+        .filter_map(|(service, table)| {
+            let reference = table.get("image")?.get("base")?.get("registry")?.as_str()?;
+            Some(AppBase {
+                service: service.clone(),
+                base: PublicBase::parse(reference)?,
+            })
+        })
         .collect()
 }
 
@@ -99,7 +113,25 @@ pub struct Mirror {
     /// `HOST:PORT`.
     pub address: String,
     /// Each base with the diff_ids of its image there, bottom first.
-    pub images: Vec<(PublicBase, Vec<String>)>,
+    pub images: Vec<(AppBase, Vec<String>)>,
+}
+
+impl Mirror {
+    /// The diff_ids of the image the mirror holds for `service`'s base.
+    ///
+    /// # Panics
+    ///
+    /// When `service` names no public base.
+    #[must_use]
+    pub fn diff_ids(&self, service: &str) -> &[String] {
+        self.images
+            .iter()
+            .find(|(app, _)| app.service == service)
+            .map_or_else(
+                || panic!("the reference app's {service} names no public base"),
+                |(_, ids)| ids.as_slice(),
+            )
+    }
 }
 
 const MANIFEST_TYPES: &str = "Accept: application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json\r\n";
@@ -111,7 +143,7 @@ const MANIFEST_TYPES: &str = "Accept: application/vnd.oci.image.manifest.v1+json
 /// # Errors
 ///
 /// What is missing and the command that provides it.
-pub fn check(mirrors: &str, bases: &[PublicBase]) -> Result<Mirror, String> {
+pub fn check(mirrors: &str, bases: &[AppBase]) -> Result<Mirror, String> {
     let address = mirrors
         .split(';')
         .filter_map(|entry| entry.split_once('='))
@@ -136,7 +168,8 @@ pub fn check(mirrors: &str, bases: &[PublicBase]) -> Result<Mirror, String> {
         ));
     }
     let mut images = Vec::new();
-    for base in bases {
+    for app in bases {
+        let base = &app.base;
         let path = format!("/v2/{}/manifests/{}", base.repository, base.tag);
         let diff_ids = match http_get(&address, &path, MANIFEST_TYPES) {
             Some((200, manifest)) => diff_ids(&address, base, &manifest)?,
@@ -149,7 +182,7 @@ pub fn check(mirrors: &str, bases: &[PublicBase]) -> Result<Mirror, String> {
                 ));
             }
         };
-        images.push((base.clone(), diff_ids));
+        images.push((app.clone(), diff_ids));
     }
     Ok(Mirror { address, images })
 }
@@ -227,8 +260,9 @@ mod tests {
     #[test]
     fn the_reference_app_names_pinned_docker_hub_bases() {
         let bases = app_public_bases();
-        assert_eq!(bases.len(), 3, "{bases:?}");
-        for base in &bases {
+        let services: Vec<&str> = bases.iter().map(|b| b.service.as_str()).collect();
+        assert_eq!(services, ["backend", "database", "frontend"]);
+        for AppBase { base, .. } in &bases {
             assert!(
                 base.tag != "latest" && base.tag.contains("bookworm"),
                 "{base:?} is not pinned"
@@ -238,7 +272,10 @@ mod tests {
 
     #[test]
     fn a_mirror_that_is_unnamed_silent_or_unseeded_is_named_with_the_fix() {
-        let bases = vec![PublicBase::parse("python:3.11-slim-bookworm").unwrap()];
+        let bases = vec![AppBase {
+            service: "backend".to_owned(),
+            base: PublicBase::parse("python:3.11-slim-bookworm").unwrap(),
+        }];
         assert_eq!(
             check("quay.io=127.0.0.1:1", &bases).unwrap_err(),
             "HOIST_REGISTRY_MIRRORS is `quay.io=127.0.0.1:1`, which names no mirror for docker.io; the reference app's bases are Docker Hub names: set it to docker.io=127.0.0.1:5002 as .ci/services.sh does"

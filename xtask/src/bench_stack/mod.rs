@@ -15,8 +15,9 @@
 //! p50/p95/p99 latency, pod restarts during the run, and each container's
 //! peak CPU and memory against its requests and limits, as Markdown tables
 //! for BENCHMARKS.md. Needs the test cluster (`cargo xtask k8s up`), the
-//! registry it pulls from (`HOIST_TEST_REGISTRY`), `HOIST_BASES_DIR`, helm and
-//! kubectl on PATH, and `wrk` (installed with apt-get when missing, as root).
+//! registry it pulls from (`HOIST_TEST_REGISTRY`), the mirror of the app's
+//! bases (`HOIST_REGISTRY_MIRRORS`), helm and kubectl on PATH, and `wrk`
+//! (installed with apt-get when missing, as root).
 
 mod stats;
 

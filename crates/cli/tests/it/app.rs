@@ -123,7 +123,8 @@ impl App {
     /// A copy on the real test cluster ([`App::new_in`]), after deleting the
     /// namespaces with the same prefix that an earlier, failed run left for
     /// inspection (they hold the suite's node port); `None`, so the test
-    /// skips, without the cluster, the bases or a way to deliver images.
+    /// skips, without the cluster, the mirror of the app's bases or a way
+    /// to deliver images.
     pub(crate) fn on_cluster(name: &str, prefix: &str, node_port: u16) -> Option<Self> {
         let app = Self::new_in(name, prefix, node_port, Some(e2e_kubeconfig()?));
         let output = app.kubectl(&["get", "namespaces", "-o", "name"]);
@@ -239,11 +240,6 @@ namespace = "{ns}"
         if let Some(kubeconfig) = &self.kubeconfig {
             command.env("KUBECONFIG", kubeconfig);
         }
-        // The recipes name their bases through it; without a cluster no
-        // build starts, so any directory will do there.
-        if std::env::var_os("HOIST_BASES_DIR").is_none() {
-            command.env("HOIST_BASES_DIR", "/var/cache/hoist/bases");
-        }
         if let Some(docker) = &self.docker_host {
             command.env("DOCKER_HOST", docker);
         }
@@ -266,9 +262,7 @@ namespace = "{ns}"
     fn seed_prepared(&self) {
         static SEEDED: std::sync::Once = std::sync::Once::new();
         const TEMPLATE: &str = "app-prepared";
-        if self.root.ends_with(TEMPLATE)
-            || hoist_testkit::service_path(hoist_testkit::BASES).is_none()
-        {
+        if self.root.ends_with(TEMPLATE) || hoist_testkit::mirror::app_bases().is_none() {
             return;
         }
         SEEDED.call_once(|| {
@@ -484,10 +478,11 @@ pub(crate) fn free_port() -> u16 {
 }
 
 /// The test cluster's kubeconfig when the real-cluster tests can run here:
-/// the cluster, the offline bases, and a way to get images to the kubelet.
+/// the cluster, the mirror serving the app's public bases, and a way to get
+/// images to the kubelet.
 pub(crate) fn e2e_kubeconfig() -> Option<PathBuf> {
     let kubeconfig = hoist_testkit::service_path(hoist_testkit::KUBECONFIG)?;
-    hoist_testkit::service_path(hoist_testkit::BASES)?;
+    hoist_testkit::mirror::app_bases()?;
     if std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none()
         && hoist_testkit::service(hoist_testkit::REGISTRY).is_none()
     {

@@ -12,7 +12,7 @@
 //! ```text
 //! cargo xtask k8s up
 //! source /var/lib/hoist-ci/env
-//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig HOIST_BASES_DIR=/var/cache/hoist/bases \
+//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig \
 //!   PATH=/opt/hoist-tools/bin:$PATH cargo nextest run -p hoist -E 'test(/^dev::/)'
 //! ```
 

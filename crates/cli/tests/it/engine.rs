@@ -14,8 +14,7 @@
 //! port for the frontend, so it never collides with the other suites:
 //! ```text
 //! source /var/lib/hoist-ci/env
-//! HOIST_BASES_DIR=/var/cache/hoist/bases PATH=/opt/hoist-tools/bin:$PATH \
-//!   cargo nextest run -p hoist --test it engine
+//! PATH=/opt/hoist-tools/bin:$PATH cargo nextest run -p hoist --test it engine
 //! ```
 
 use std::process::Command;
@@ -44,7 +43,8 @@ pub(crate) fn retarget(app: &App, project: &str, port: u16, extra: &str) {
 
 /// A copy of the reference app on the CI dockerd, as its own project
 /// `<prefix>-<pid>` with the frontend published on a free port and the
-/// `.env` the engine needs; `None` without the daemon or the bases.
+/// `.env` the engine needs; `None` without the daemon or the mirror of the
+/// app's bases.
 pub(crate) struct OnEngine {
     pub(crate) app: App,
     pub(crate) cleanup: Cleanup,
@@ -61,7 +61,7 @@ pub(crate) struct OnEngine {
 impl OnEngine {
     pub(crate) fn start(name: &str, prefix: &str, node_port: u16) -> Option<Self> {
         let host = hoist_testkit::service(hoist_testkit::DOCKER)?;
-        hoist_testkit::service_path(hoist_testkit::BASES)?;
+        hoist_testkit::mirror::app_bases()?;
         let home = tempfile::tempdir().unwrap();
         let mut app =
             App::new(name, node_port, Some(home.path().join("no-kubeconfig"))).on_docker(&host);

@@ -216,13 +216,13 @@ fn built_digest(app: &App, cache: &Path) -> String {
 
 #[test]
 fn sigkill_during_build_leaves_a_cache_the_next_build_is_correct_from() {
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
+    if hoist_testkit::mirror::app_bases().is_none() {
         return;
     }
     let app = App::new("interrupt-build", NODE_PORT, None);
     let scratch = tempfile::tempdir().unwrap();
     let killed = scratch.path().join("killed");
-    // Killed early (bases being imported) and later (layers being packed).
+    // Killed early (the base being pulled) and later (layers being packed).
     for after in [Duration::from_millis(1500), Duration::from_secs(6)] {
         let mut child = app
             .command(&["build", "backend"])

@@ -261,3 +261,36 @@ fn mirrors_come_from_the_stack_file_and_the_variable_wins() {
         .unwrap();
     assert_eq!(from_variable, from_hub);
 }
+
+/// The reference app's recipes name public Docker Hub bases. On our
+/// machines the only way to them is the mirror in `HOIST_REGISTRY_MIRRORS`
+/// (CI's, seeded by `cargo xtask bases --seed-mirror`): each image's base
+/// layer is the one the mirror holds under that name.
+#[test]
+fn the_reference_app_builds_on_its_public_bases_through_the_mirror() {
+    let Some(mirror) = hoist_testkit::mirror::app_bases() else {
+        return;
+    };
+    // No cluster: the node port is never used.
+    let app = crate::app::App::new("mirror-build", 30099, None);
+    let output = app.hoist(&["build", "--json"]);
+    let built: serde_json::Value =
+        serde_json::from_slice(&assert_success(&output).stdout).unwrap();
+    let images = built.as_array().unwrap();
+    let services: Vec<&str> = images
+        .iter()
+        .map(|image| image["service"].as_str().unwrap())
+        .collect();
+    assert_eq!(services, ["database", "backend", "frontend"]);
+    for image in images {
+        let service = image["service"].as_str().unwrap();
+        let base = &image["layers"][0];
+        assert_eq!(base["name"], "base", "{service}");
+        assert_eq!(
+            [base["diff_id"].as_str().unwrap()],
+            mirror.diff_ids(service),
+            "{service}'s base is not the one the mirror {} holds",
+            mirror.address
+        );
+    }
+}

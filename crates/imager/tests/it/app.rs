@@ -1,6 +1,7 @@
 //! The reference app's images, built from `examples/todo-chatbot/hoist.toml`
-//! on the offline bases, loaded into the real dockerd and served over HTTP:
-//! the backend against the real PostgreSQL, the frontend on its own.
+//! on its public bases (from the mirror in `HOIST_REGISTRY_MIRRORS`: CI's
+//! Debian-built stand-ins), loaded into the real dockerd and served over
+//! HTTP: the backend against the real PostgreSQL, the frontend on its own.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,9 +9,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use hoist_imager::Recipe;
+use hoist_imager::{Built, NoReporter, Recipe, Registries};
+use hoist_testkit::mirror::Mirror;
 
-use crate::support::{build_with, run};
+use crate::support::run;
 
 fn example_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -27,6 +29,22 @@ fn recipe(service: &str) -> Recipe {
 /// sharing safe): pip and npm run again only when their inputs change.
 fn shared_cache() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("imager-app-cache")
+}
+
+/// Builds `service` into `out` with the shared cache and the mirrors of the
+/// environment, and checks that its base is the one `mirror` holds.
+fn build_through(mirror: &Mirror, service: &str, out: &Path) -> Built {
+    let mut options = crate::support::options(service, out, &shared_cache());
+    options.registries = Registries::from_env();
+    let built = hoist_imager::build(&recipe(service), &options, &NoReporter).unwrap();
+    assert_eq!(built.layers[0].name, "base");
+    assert_eq!(
+        [built.layers[0].diff_id.as_str()],
+        mirror.diff_ids(service),
+        "the {service} image's base is not the one the mirror {} holds",
+        mirror.address
+    );
+    built
 }
 
 fn free_port() -> u16 {
@@ -88,11 +106,11 @@ fn the_backend_image_serves_health_and_readiness_against_postgres() {
     let Some(database) = hoist_testkit::service(hoist_testkit::POSTGRES) else {
         return;
     };
-    if hoist_testkit::service(hoist_testkit::BASES).is_none() {
+    let Some(mirror) = hoist_testkit::mirror::app_bases() else {
         return;
-    }
+    };
     let out = tempfile::tempdir().unwrap();
-    let built = build_with(&recipe("backend"), "backend", out.path(), &shared_cache()).unwrap();
+    let built = build_through(&mirror, "backend", out.path());
     assert_eq!(
         built
             .layers
@@ -144,11 +162,11 @@ fn the_frontend_image_serves_healthz() {
     let Some(host) = hoist_testkit::service(hoist_testkit::DOCKER) else {
         return;
     };
-    if hoist_testkit::service(hoist_testkit::BASES).is_none() {
+    let Some(mirror) = hoist_testkit::mirror::app_bases() else {
         return;
-    }
+    };
     let out = tempfile::tempdir().unwrap();
-    let built = build_with(&recipe("frontend"), "frontend", out.path(), &shared_cache()).unwrap();
+    let built = build_through(&mirror, "frontend", out.path());
     assert!(built.uncompressed_size < 300_000_000);
     run(Command::new("docker")
         .args(["-H", &host, "load", "-i"])

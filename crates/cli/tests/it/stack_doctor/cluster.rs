@@ -40,7 +40,7 @@ fn doctor_names_each_planted_fault_and_a_healthy_stack_has_none() {
     let Some(kubeconfig) = hoist_testkit::service_path(hoist_testkit::KUBECONFIG) else {
         return;
     };
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none()
+    if hoist_testkit::mirror::app_bases().is_none()
         || (std::env::var_os("HOIST_E2E_DOCKER_HOST").is_none()
             && hoist_testkit::service(hoist_testkit::REGISTRY).is_none())
     {

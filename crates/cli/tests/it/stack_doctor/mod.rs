@@ -9,7 +9,7 @@
 //! Run them with:
 //! ```text
 //! source /var/lib/hoist-ci/env
-//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig HOIST_BASES_DIR=/var/cache/hoist/bases \
+//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig \
 //!   PATH=/opt/hoist-tools/bin:$PATH cargo nextest run -p hoist -E 'test(/^stack_doctor::/)'
 //! ```
 

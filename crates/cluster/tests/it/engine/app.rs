@@ -138,7 +138,7 @@ fn assert_up(outcome: &EngineOutcome) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_reference_app_runs_on_docker_and_keeps_its_tasks_in_the_volume() {
-    if hoist_testkit::service(hoist_testkit::BASES).is_none() {
+    if hoist_testkit::mirror::app_bases().is_none() {
         return;
     }
     let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-app") else {
@@ -239,7 +239,7 @@ async fn the_reference_app_runs_on_docker_and_keeps_its_tasks_in_the_volume() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_backend_that_refuses_its_configuration_fails_fast_with_its_own_error() {
-    if hoist_testkit::service(hoist_testkit::BASES).is_none() {
+    if hoist_testkit::mirror::app_bases().is_none() {
         return;
     }
     let Some((host, project, _cleanup)) = super::on_the_daemon("hoist-engine-refused") else {

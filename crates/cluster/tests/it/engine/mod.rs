@@ -2,8 +2,9 @@
 //! `hoist.toml` files at test time, built with hoist-imager, loaded with
 //! the DaemonLoader, run with `engine::up`.
 //!
-//! Run with `source /var/lib/hoist-ci/env && HOIST_BASES_DIR=/var/cache/hoist/bases
-//! cargo nextest run -p hoist-cluster --test it engine`.
+//! Run with `source /var/lib/hoist-ci/env && cargo nextest run -p hoist-cluster
+//! --test it engine` (the reference app's bases come from the mirror that
+//! `HOIST_REGISTRY_MIRRORS` names).
 //!
 //! Every test uses its own project (a prefix and the pid), so names never
 //! collide, and publishes only on free loopback ports it picks itself.

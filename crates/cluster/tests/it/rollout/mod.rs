@@ -8,7 +8,7 @@
 //! ```text
 //! cargo xtask k8s up
 //! source /var/lib/hoist-ci/env; export PATH=/opt/hoist-tools/bin:$PATH
-//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig HOIST_BASES_DIR=/var/cache/hoist/bases \
+//! HOIST_E2E_KUBECONFIG=/var/lib/hoist-k8s/kubeconfig \
 //!   cargo test -p hoist-cluster --test it rollout -- --nocapture
 //! ```
 //! Each test prints the times the closing note of issue 12 asks for.

@@ -71,7 +71,7 @@ async fn three_tiers_roll_out_in_order_then_a_second_pass_does_nothing() {
     let Some(cluster) = cluster().await else {
         return;
     };
-    if hoist_testkit::service_path(hoist_testkit::BASES).is_none() {
+    if hoist_testkit::mirror::app_bases().is_none() {
         return;
     }
     let out = tempfile::tempdir().unwrap();
