@@ -97,10 +97,11 @@ fn down() -> anyhow::Result<()> {
 
 /// `hoist` run on the reference app against the test cluster, with the
 /// tools the set-up installed and its Docker Hub mirror, which serves the
-/// app's public bases (Debian-built stand-ins) on a machine without Docker Hub. The dev profile, not release: it
-/// shares its build with `cargo xtask test`'s and skips release
-/// optimisation, while the work that takes time (hashing, compression) is
-/// optimised in the dev profile too (the workspace Cargo.toml).
+/// app's public bases (Debian-built stand-ins) on a machine without Docker
+/// Hub. The dev profile, not release: it shares its build with `cargo xtask
+/// test`'s and skips release optimisation, while the work that takes time
+/// (hashing, compression) is optimised in the dev profile too (the
+/// workspace Cargo.toml).
 fn hoist(runtime: &str) -> anyhow::Result<Command> {
     let mut command = Command::new("cargo");
     command
@@ -130,7 +131,10 @@ fn ci_mirrors() -> anyhow::Result<String> {
     let text = std::fs::read_to_string(CI_ENV)
         .with_context(|| format!("failed to read {CI_ENV}, which .ci/setup.sh writes"))?;
     text.lines()
-        .find_map(|line| line.strip_prefix(&format!("export {var}=")).map(str::to_owned))
+        .find_map(|line| {
+            line.strip_prefix(&format!("export {var}="))
+                .map(str::to_owned)
+        })
         .with_context(|| format!("{CI_ENV} sets no {var}; run .ci/setup.sh again"))
 }
 

@@ -104,8 +104,8 @@ pub(crate) fn seed(dir: &Path, address: &str, bases: &[&str]) -> anyhow::Result<
     let loopback = ["127.0.0.1", "localhost", "[::1]"]
         .iter()
         .any(|h| host.rsplit_once(':').map_or(host, |(h, _)| h) == *h);
-    let loader = RegistryLoader::new(RegistryTarget::parse(host, loopback, None))
-        .with_cache_dir(&cache);
+    let loader =
+        RegistryLoader::new(RegistryTarget::parse(host, loopback, None)).with_cache_dir(&cache);
     let client = Client::new(ClientConfig {
         protocol: if loopback {
             ClientProtocol::HttpsExcept(vec![host.to_owned()])
@@ -115,7 +115,10 @@ pub(crate) fn seed(dir: &Path, address: &str, bases: &[&str]) -> anyhow::Result<
         ..ClientConfig::default()
     });
     let runtime = tokio::runtime::Runtime::new()?;
-    println!("{:<42} {:>10} {:>9}  digest", "mirror image", "sent", "time");
+    println!(
+        "{:<42} {:>10} {:>9}  digest",
+        "mirror image", "sent", "time"
+    );
     for stand_in in STAND_INS.iter().filter(|s| bases.contains(&s.base)) {
         let started = Instant::now();
         let name = format!("{host}/{}:{}", stand_in.repository, stand_in.tag);

@@ -176,9 +176,7 @@ pub fn check(mirrors: &str, bases: &[AppBase]) -> Result<Mirror, String> {
             _ => {
                 return Err(format!(
                     "the Docker Hub mirror {address} ({}) has no {}:{}, which examples/todo-chatbot/hoist.toml names; seed it with `cargo xtask bases --seed-mirror {address}`",
-                    MIRRORS.var,
-                    base.repository,
-                    base.tag,
+                    MIRRORS.var, base.repository, base.tag,
                 ));
             }
         };

@@ -274,8 +274,7 @@ fn the_reference_app_builds_on_its_public_bases_through_the_mirror() {
     // No cluster: the node port is never used.
     let app = crate::app::App::new("mirror-build", 30099, None);
     let output = app.hoist(&["build", "--json"]);
-    let built: serde_json::Value =
-        serde_json::from_slice(&assert_success(&output).stdout).unwrap();
+    let built: serde_json::Value = serde_json::from_slice(&assert_success(&output).stdout).unwrap();
     let images = built.as_array().unwrap();
     let services: Vec<&str> = images
         .iter()
