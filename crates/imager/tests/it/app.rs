@@ -146,7 +146,14 @@ fn the_backend_image_serves_health_and_readiness_against_postgres() {
         health.starts_with("HTTP/1.1 200") || health.starts_with("HTTP/1.0 200"),
         "{health}"
     );
-    let ready = get(port, "/ready", Duration::from_secs(30));
+    // The backend answers 503 until it has created its schema; ready means
+    // a 200 within the deadline, whatever came before it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut ready = get(port, "/ready", Duration::from_secs(30));
+    while !ready.contains(" 200 ") && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(250));
+        ready = get(port, "/ready", Duration::from_secs(5));
+    }
     assert!(ready.contains(" 200 "), "{ready}");
     let user = run(Command::new("docker").args(["-H", &host, "exec", &container.id, "id", "-u"]));
     assert_eq!(user.trim(), "10001");
