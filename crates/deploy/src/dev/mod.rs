@@ -12,7 +12,7 @@
 //!   never sources, so a build does not trigger the next cycle. A file whose
 //!   content is what the last cycle saw (an editor's touch, `npm ci`
 //!   rewriting `package-lock.json` as it was) is not a change.
-//! - Events are debounced ([`DevOptions::debounce`], 150 ms by default);
+//! - Events are debounced ([`DevOptions::debounce`], 50 ms by default);
 //!   what arrives while a cycle runs is merged into the next cycle.
 //! - A source change rebuilds the services it feeds and rolls out exactly
 //!   those (`--only` semantics); a `.env` change rebuilds nothing and rolls
@@ -62,6 +62,7 @@ mod docker;
 mod event;
 mod forward;
 mod logs;
+mod streams;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,7 +106,7 @@ impl Default for DevOptions {
             },
             forwards: Vec::new(),
             cleanup: false,
-            debounce: Duration::from_millis(150),
+            debounce: Duration::from_millis(50),
             logs: true,
             engine: None,
         }
