@@ -346,18 +346,34 @@ fn next_cycle(
     }
 }
 
-/// GET /health on 127.0.0.1:`port`: the body when it answers.
+/// GET /health on 127.0.0.1:`port`: the body when it answers. The
+/// response ends after its `Content-Length`, as for any HTTP client, not
+/// at the connection's close: containerd's port-forward lingers up to 1 s
+/// before closing a stream whose pod side ended (while the client's side,
+/// which a port-forward websocket cannot half-close, is still open).
 fn health(port: u16) -> Option<String> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
         .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.starts_with("HTTP/1.1 200").then(|| {
-        response
-            .split_once("\r\n\r\n")
-            .map_or(String::new(), |(_, b)| b.to_owned())
-    })
+    let mut response = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).ok()?;
+        response.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            });
+            if n == 0 || length.is_some_and(|l| body.len() >= l) {
+                return head.starts_with("HTTP/1.1 200").then(|| body.to_owned());
+            }
+        } else if n == 0 {
+            return None;
+        }
+    }
 }
