@@ -39,10 +39,8 @@ pub(crate) trait Stream: Send + 'static {
     }
 }
 
-/// An open stream, for a pod.
+/// An open stream.
 pub(crate) struct Opened<S> {
-    /// The pod it reaches.
-    pub(crate) pod: String,
     /// The stream.
     pub(crate) stream: S,
     /// What the pod sent before a connection took it.
@@ -124,7 +122,6 @@ impl<C, S: Stream> Streams<C, S> {
             Ok(stream) => {
                 // The older spare goes: this one is fresher.
                 self.spare = Some(Opened {
-                    pod,
                     stream,
                     early: Vec::new(),
                     at: Instant::now(),
@@ -197,6 +194,7 @@ mod tests {
 
     struct Fake {
         io: DuplexStream,
+        pod: String,
     }
 
     impl Stream for Fake {
@@ -219,11 +217,12 @@ mod tests {
         let open: Open<Fake> = Box::new(move |pod: &str| {
             let (io, end) = tokio::io::duplex(1024);
             kept.lock().unwrap().push((pod.to_owned(), end));
+            let pod = pod.to_owned();
             async move {
                 if fail {
                     Err("refused".to_owned())
                 } else {
-                    Ok(Fake { io })
+                    Ok(Fake { io, pod })
                 }
             }
             .boxed()
@@ -236,7 +235,7 @@ mod tests {
             .iter()
             .map(|(c, r)| {
                 let to = match r {
-                    Ok(o) => o.pod.clone(),
+                    Ok(o) => o.stream.pod.clone(),
                     Err(e) => format!("error: {e}"),
                 };
                 (*c, to)
@@ -245,7 +244,11 @@ mod tests {
     }
 
     fn opened_for(ends: &Mutex<Vec<(String, DuplexStream)>>) -> Vec<String> {
-        ends.lock().unwrap().iter().map(|(p, _)| p.clone()).collect()
+        ends.lock()
+            .unwrap()
+            .iter()
+            .map(|(p, _)| p.clone())
+            .collect()
     }
 
     #[tokio::test]
@@ -257,11 +260,17 @@ mod tests {
         // The pod arrives: one stream for the waiting connection, one spare.
         assert!(streams.retarget(Some("pod-1")).is_empty());
         assert_eq!(opened_for(&ends), ["pod-1", "pod-1"]);
-        assert_eq!(pods(&streams.opened().await), [("early", "pod-1".to_owned())]);
+        assert_eq!(
+            pods(&streams.opened().await),
+            [("early", "pod-1".to_owned())]
+        );
         assert!(streams.opened().await.is_empty());
         // The spare is there: the next connection goes at once, and a new
         // spare is opened.
-        assert_eq!(pods(&streams.connect("next")), [("next", "pod-1".to_owned())]);
+        assert_eq!(
+            pods(&streams.connect("next")),
+            [("next", "pod-1".to_owned())]
+        );
         assert_eq!(opened_for(&ends).len(), 3);
         assert!(streams.opened().await.is_empty());
         // The forward moves: the old spare goes, one for the new pod is opened
@@ -269,7 +278,10 @@ mod tests {
         assert!(streams.retarget(Some("pod-2")).is_empty());
         assert_eq!(opened_for(&ends)[3..], ["pod-2"]);
         assert!(streams.opened().await.is_empty());
-        assert_eq!(pods(&streams.connect("after")), [("after", "pod-2".to_owned())]);
+        assert_eq!(
+            pods(&streams.connect("after")),
+            [("after", "pod-2".to_owned())]
+        );
     }
 
     #[tokio::test]
