@@ -206,12 +206,10 @@ mod tests {
 
     /// Streams whose opens are recorded; the pod's end of each kept in
     /// `ends` (pod, end) so a test can speak or hang up as the pod.
-    fn streams(
-        fail: bool,
-    ) -> (
-        Streams<&'static str, Fake>,
-        Arc<Mutex<Vec<(String, DuplexStream)>>>,
-    ) {
+    /// Each stream opened: its pod, and the pod's end.
+    type Ends = Arc<Mutex<Vec<(String, DuplexStream)>>>;
+
+    fn streams(fail: bool) -> (Streams<&'static str, Fake>, Ends) {
         let ends = Arc::new(Mutex::new(Vec::new()));
         let kept = Arc::clone(&ends);
         let open: Open<Fake> = Box::new(move |pod: &str| {
