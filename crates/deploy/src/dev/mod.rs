@@ -31,7 +31,8 @@
 //!   for `true`/`publish`), fixed for the whole session: the URL printed
 //!   once keeps working. Each connection goes to the newest Ready pod of the
 //!   release's Service selector, resolved when the connection opens, so a
-//!   replaced pod is followed at the next connection.
+//!   replaced pod is followed at the next connection; one port-forward
+//!   stream to that pod is kept open ahead for it (`streams`).
 //! - Logs: every container of every pod of the selected releases, from the
 //!   start of each container started during the session (the last 10 lines
 //!   of those already running), a new stream for each restart; secret
