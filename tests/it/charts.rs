@@ -380,7 +380,7 @@ fn deployments_roll_and_drain_without_dropping_requests() {
 }
 
 #[test]
-fn hoist_devs_values_probe_every_second_without_a_drain_and_still_surge() {
+fn hoist_devs_values_probe_every_second_without_an_init_container_or_a_drain_and_still_surge() {
     let Some(tools) = Tools::find() else { return };
     let base = Rendered::parse(&stack(&tools, None, &[]));
     let dev = Rendered::parse(&stack(&tools, Some(DEV), &[]));
@@ -398,8 +398,9 @@ fn hoist_devs_values_probe_every_second_without_a_drain_and_still_surge() {
     assert_eq!(
         found,
         [
-            format!("{backend}: the startup probe does not run every second"),
             format!("{backend}: the readiness probe does not run every second"),
+            format!("{backend}: the startup probe does not run every second"),
+            format!("{backend}: an init container in dev: wait-for-database"),
             format!(
                 "{backend}: a preStop drain in dev: [\"python3\", \"-m\", \"todo_api\", \"drain\", \"10\"]"
             ),
@@ -410,12 +411,12 @@ fn hoist_devs_values_probe_every_second_without_a_drain_and_still_surge() {
         RELEASE,
         "todo-backend",
         Some(DEV),
-        &["--set", "probes.startup.failureThreshold=5"],
+        &["--set", "probes.liveness.initialDelaySeconds=5"],
     ));
     assert_eq!(
         rollout::dev_violations(&hurried, &base),
         [format!(
-            "{backend}: the startup probe gives up after 5 s, sooner than without the dev values (120 s)"
+            "{backend}: a slow start is restarted after 35 s, sooner than without the dev values (150 s)"
         )]
     );
 }

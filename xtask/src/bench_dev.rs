@@ -6,7 +6,8 @@
 //! says where the time goes: when each event of the cycle arrived, counted
 //! from the save (the cycle's start, the image built and delivered, the
 //! release applied, the new pod running and Ready as the rollout engine
-//! saw it, the forward moved to it, the change served, the cycle's end).
+//! saw it, the forward moved to it, the request that saw the change sent
+//! and answered, the cycle's end).
 //!
 //! Needs what `bench-up` needs (the test cluster in containerd mode, the
 //! registry `HOIST_TEST_REGISTRY`, `HOIST_REGISTRY_MIRRORS`, helm on PATH). The
@@ -177,7 +178,7 @@ fn cells(row: &[Option<Duration>]) -> String {
 }
 
 /// The timeline's columns.
-const MARKS: [&str; 9] = [
+const MARKS: [&str; 10] = [
     "cycle started",
     "built",
     "delivered",
@@ -185,15 +186,17 @@ const MARKS: [&str; 9] = [
     "pod running",
     "pod Ready",
     "forward moved",
+    "served request sent",
     "served",
     "cycle ended",
 ];
 
 /// When each of [`MARKS`] happened after `saved`, from the events of one
-/// edit (`served` given).
+/// edit (`sent`, the request that saw the change, and `served` given).
 fn timeline(
     saved: Instant,
     events: &[(Instant, Value)],
+    sent: Duration,
     served: Duration,
 ) -> Vec<Option<Duration>> {
     let at = |matches: &dyn Fn(&Value) -> bool| {
@@ -238,6 +241,7 @@ fn timeline(
         at(&pod_in(&["Running", "Ready"])),
         at(&pod_in(&["Ready"])),
         at(&moved),
+        Some(sent),
         Some(served),
         at(&|e| e["event"] == "cycle-finished"),
     ]
@@ -275,16 +279,17 @@ fn measure(
         std::fs::write(source, edited)?;
         let saved = Instant::now();
         let mut seen = Vec::new();
-        loop {
+        let sent = loop {
+            let sent = saved.elapsed();
             if health(port).is_some_and(|body| body.contains(&text)) {
-                break;
+                break sent;
             }
             if saved.elapsed() > Duration::from_secs(300) {
                 bail!("edit {n} not served within 300 s");
             }
             seen.extend(events.try_iter());
             std::thread::sleep(Duration::from_millis(20));
-        }
+        };
         let served = saved.elapsed();
         seen.extend(events.try_iter());
         // The cycle may have ended before the change was seen served.
@@ -312,7 +317,7 @@ fn measure(
             ms("rollout"),
             ms("total"),
         ]);
-        timelines.push(timeline(saved, &seen, served));
+        timelines.push(timeline(saved, &seen, sent, served));
         // Let the old pod go before the next edit, as a person would.
         std::thread::sleep(Duration::from_secs(2));
     }
@@ -341,18 +346,34 @@ fn next_cycle(
     }
 }
 
-/// GET /health on 127.0.0.1:`port`: the body when it answers.
+/// GET /health on 127.0.0.1:`port`: the body when it answers. The
+/// response ends after its `Content-Length`, as for any HTTP client, not
+/// at the connection's close: containerd's port-forward lingers up to 1 s
+/// before closing a stream whose pod side ended (while the client's side,
+/// which a port-forward websocket cannot half-close, is still open).
 fn health(port: u16) -> Option<String> {
     let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     stream
         .write_all(b"GET /health HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
         .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    response.starts_with("HTTP/1.1 200").then(|| {
-        response
-            .split_once("\r\n\r\n")
-            .map_or(String::new(), |(_, b)| b.to_owned())
-    })
+    let mut response = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    loop {
+        let n = stream.read(&mut chunk).ok()?;
+        response.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&response);
+        if let Some((head, body)) = text.split_once("\r\n\r\n") {
+            let length = head.lines().find_map(|l| {
+                let (name, value) = l.split_once(':')?;
+                name.eq_ignore_ascii_case("content-length")
+                    .then(|| value.trim().parse::<usize>().ok())?
+            });
+            if n == 0 || length.is_some_and(|l| body.len() >= l) {
+                return head.starts_with("HTTP/1.1 200").then(|| body.to_owned());
+            }
+        } else if n == 0 {
+            return None;
+        }
+    }
 }

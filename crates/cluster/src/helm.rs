@@ -67,6 +67,18 @@ pub struct Revision {
     pub description: String,
 }
 
+/// What `helm upgrade --install` made: the parts of helm's release JSON
+/// that hoist reads (never its `config`, the values given).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Released {
+    /// The revision number.
+    #[serde(rename = "version")]
+    pub revision: u32,
+    /// The objects it applied, as YAML documents (`helm get manifest`).
+    #[serde(default)]
+    pub manifest: String,
+}
+
 /// The helm binary with the cluster it talks to.
 #[derive(Debug, Clone)]
 pub struct Helm {
@@ -134,19 +146,28 @@ impl Helm {
     }
 
     /// `helm upgrade --install` of `release` into `namespace`, without
-    /// `--wait`.
+    /// `--wait`: the revision it made and the objects it applied, read from
+    /// its `--output json` (no `helm get manifest` after it).
     ///
     /// # Errors
     ///
-    /// [`HelmError`] when helm refuses the chart or the values.
-    pub async fn upgrade(&self, release: &ReleasePlan, namespace: &str) -> Result<(), HelmError> {
+    /// [`HelmError`] when helm refuses the chart or the values, or prints
+    /// something else than a release.
+    pub async fn upgrade(
+        &self,
+        release: &ReleasePlan,
+        namespace: &str,
+    ) -> Result<Released, HelmError> {
         let mut args = strings(&["upgrade", "--install", &release.release]);
         args.push(release.chart.to_string_lossy().into_owned());
         args.extend(release_args(release, namespace));
-        args.extend(strings(&["--history-max", "10"]));
-        self.run(&format!("upgrade {}", release.release), args)
-            .await
-            .map(drop)
+        args.extend(strings(&["--history-max", "10", "--output", "json"]));
+        let command = format!("upgrade {}", release.release);
+        let out = self.run(&command, args).await?;
+        serde_json::from_str(&out).map_err(|e| HelmError::Output {
+            command,
+            reason: e.to_string(),
+        })
     }
 
     /// `helm rollback RELEASE REVISION`, without `--wait`.
@@ -319,6 +340,18 @@ fn escape_set(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_upgrades_json_gives_its_revision_and_manifest() {
+        let json = r#"{"name":"api","info":{"status":"deployed"},"config":{"a":1},"manifest":"---\nkind: Service\n","version":7,"namespace":"shop"}"#;
+        assert_eq!(
+            serde_json::from_str::<Released>(json).unwrap(),
+            Released {
+                revision: 7,
+                manifest: "---\nkind: Service\n".to_owned()
+            }
+        );
+    }
 
     #[test]
     fn set_values_escape_commas_and_backslashes() {

@@ -2,9 +2,10 @@
 //! before an old one stops (`maxUnavailable: 0`, `maxSurge` >= 1), a preStop
 //! drain while the endpoints forget the old pod, a grace period longer than
 //! the drain, and a PodDisruptionBudget exactly where a tier runs several pods.
-//! And what `hoist dev`'s values file changes instead: probes every second
-//! with no less time to start, no drain, a short grace; still a new pod Ready
-//! before an old one stops, so a start-up that fails leaves the old one serving.
+//! And what `hoist dev`'s values file changes instead: readiness every second
+//! (a startup probe, if any, too) with no less time to start, no init
+//! container, no drain, a short grace; still a new pod Ready before an old
+//! one stops, so a start-up that fails leaves the old one serving.
 
 use k8s_openapi::api::apps::v1::DeploymentSpec;
 use k8s_openapi::api::core::v1::{Container, PodSpec, Probe};
@@ -68,6 +69,16 @@ fn allowance(probe: Option<&Probe>) -> i32 {
     })
 }
 
+/// How long a container that never answers has before the kubelet
+/// restarts it: the startup probe's allowance, then liveness's delay and
+/// allowance.
+fn until_restart(container: &Container) -> i32 {
+    let liveness = container.liveness_probe.as_ref();
+    allowance(container.startup_probe.as_ref())
+        + liveness.and_then(|p| p.initial_delay_seconds).unwrap_or(0)
+        + allowance(liveness)
+}
+
 /// Every violation of `hoist dev`'s rules in the dev render `dev`, against
 /// the same charts' render without it, `base`.
 pub(super) fn dev_violations(dev: &Rendered, base: &Rendered) -> Vec<String> {
@@ -80,28 +91,35 @@ pub(super) fn dev_violations(dev: &Rendered, base: &Rendered) -> Vec<String> {
             .find(|(b, _, _)| *b == id)
             .unwrap_or_else(|| panic!("{id} only in the dev render"));
         let (container, base_container) = (&pod.containers[0], &base_pod.containers[0]);
-        for (what, probe, before) in [
-            (
-                "startup",
-                container.startup_probe.as_ref(),
-                base_container.startup_probe.as_ref(),
-            ),
-            (
-                "readiness",
-                container.readiness_probe.as_ref(),
-                base_container.readiness_probe.as_ref(),
-            ),
-        ] {
+        // A startup probe may go (readiness then runs from the start) but,
+        // when there is one, it runs every second.
+        let mut every_second = vec![("readiness", container.readiness_probe.as_ref())];
+        if container.startup_probe.is_some() {
+            every_second.push(("startup", container.startup_probe.as_ref()));
+        }
+        for (what, probe) in every_second {
             if probe.and_then(|p| p.period_seconds) != Some(1) {
                 found.push(format!("{id}: the {what} probe does not run every second"));
             }
-            if allowance(probe) < allowance(before) {
-                found.push(format!(
-                    "{id}: the {what} probe gives up after {} s, sooner than without the dev values ({} s)",
-                    allowance(probe),
-                    allowance(before)
-                ));
-            }
+        }
+        if allowance(container.readiness_probe.as_ref())
+            < allowance(base_container.readiness_probe.as_ref())
+        {
+            found.push(format!(
+                "{id}: the readiness probe gives up after {} s, sooner than without the dev values ({} s)",
+                allowance(container.readiness_probe.as_ref()),
+                allowance(base_container.readiness_probe.as_ref())
+            ));
+        }
+        let (start, base_start) = (until_restart(container), until_restart(base_container));
+        if start < base_start {
+            found.push(format!(
+                "{id}: a slow start is restarted after {start} s, sooner than without the dev values ({base_start} s)"
+            ));
+        }
+        // The database already serves in a dev cycle: nothing waits for it.
+        for init in pod.init_containers.iter().flatten() {
+            found.push(format!("{id}: an init container in dev: {}", init.name));
         }
         if let Some(command) = pre_stop(container) {
             found.push(format!("{id}: a preStop drain in dev: {command:?}"));

@@ -279,26 +279,34 @@ fn dev_rebuilds_and_rolls_only_what_a_change_affects_and_serves_it_through_the_f
     let page = get(frontend_port, "/").expect("the frontend through its forward");
     assert!(page.contains("<html"), "{page}");
     assert!(get(backend_port, "/health").is_some());
-    // The charts' dev values (hoist.toml's dev_values) are what runs: probes
-    // every second, no preStop drain.
+    // The charts' dev values (hoist.toml's dev_values) are what runs:
+    // readiness every second with no startup probe before it (liveness held
+    // back instead), no preStop drain, and no wait-for-database init
+    // container before the backend.
     for service in ["backend", "frontend"] {
         let deployments = app.kubectl_items(
             "deployments",
             &format!("app.kubernetes.io/instance=todo-chatbot-{service}"),
         );
-        let container = &deployments[0]["spec"]["template"]["spec"]["containers"][0];
+        let pod = &deployments[0]["spec"]["template"]["spec"];
+        let container = &pod["containers"][0];
         assert_eq!(
             container["readinessProbe"]["periodSeconds"], 1,
             "{service}: {container}"
         );
+        assert!(
+            container["startupProbe"].is_null(),
+            "{service}: {container}"
+        );
         assert_eq!(
-            container["startupProbe"]["periodSeconds"], 1,
+            container["livenessProbe"]["initialDelaySeconds"], 120,
             "{service}: {container}"
         );
         assert!(
             container["lifecycle"]["preStop"].is_null(),
             "{service}: {container}"
         );
+        assert!(pod["initContainers"].is_null(), "{service}: {pod}");
     }
 
     // One backend source file: only the backend rebuilt, delivered, rolled.

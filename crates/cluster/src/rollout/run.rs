@@ -248,13 +248,16 @@ impl<'a> Run<'a> {
         let previous = last_deployed(&history);
         self.stage(service, Stage::Release);
         let since = Timestamp::now();
-        if let Err(e) = helm.upgrade(release, self.ns()).await {
-            return self
-                .helm_failed(release, previous, &e.to_string(), outcome, started)
-                .await;
-        }
+        let released = match helm.upgrade(release, self.ns()).await {
+            Ok(r) => r,
+            Err(e) => {
+                return self
+                    .helm_failed(release, previous, &e.to_string(), outcome, started)
+                    .await;
+            }
+        };
         let waited = match self
-            .wait_release(release, self.plan.options.until, since)
+            .wait_release(release, &released.manifest, self.plan.options.until, since)
             .await
         {
             Ok(w) => w,
@@ -267,10 +270,7 @@ impl<'a> Run<'a> {
         let (waited, owned) = waited;
         outcome.counted(&waited);
         if waited.findings.is_empty() {
-            let revision = helm
-                .status(&release.release, self.ns())
-                .await?
-                .map(|r| r.revision);
+            let revision = Some(released.revision);
             fingerprint::record(
                 &self.target.client,
                 self.ns(),
@@ -300,20 +300,15 @@ impl<'a> Run<'a> {
         Ok(outcome)
     }
 
-    /// The release's objects from `helm get manifest`, then the wait.
+    /// The release's objects from the manifest `helm upgrade` gave, then the wait.
     async fn wait_release(
         &self,
         release: &ReleasePlan,
+        text: &str,
         until: Until,
         since: Timestamp,
     ) -> Result<(Waited, Vec<manifest::Owned>), String> {
-        let text = self
-            .target
-            .helm
-            .manifest(&release.release, self.ns(), None)
-            .await
-            .map_err(|e| e.to_string())?;
-        let owned = manifest::owned(&text).map_err(|e| {
+        let owned = manifest::owned(text).map_err(|e| {
             format!(
                 "cannot read the manifest of release {}: {e}",
                 release.release
@@ -431,7 +426,11 @@ impl<'a> Run<'a> {
             .await?
             .map(|r| r.revision);
         outcome.revision = revision;
-        match self.wait_release(release, until, since).await {
+        let waited = match helm.manifest(&release.release, self.ns(), None).await {
+            Ok(text) => self.wait_release(release, &text, until, since).await,
+            Err(e) => Err(e.to_string()),
+        };
+        match waited {
             Ok((waited, _)) => {
                 outcome.counted(&waited);
                 if waited.findings.is_empty() {

@@ -4,7 +4,8 @@
 //! not reachable from the host. Watches of the Service and of the pods it
 //! selects keep the target current: the newest Ready pod that is not
 //! terminating, so a new pod takes the next connection as soon as it is
-//! Ready, while the old one may still be going.
+//! Ready, while the old one may still be going. One stream to that pod is
+//! opened ahead ([`super::streams`]), so a connection need not wait for it.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::pin::Pin;
@@ -14,11 +15,14 @@ use futures::{FutureExt as _, Stream, StreamExt as _};
 use hoist_config::{Publish, Stack};
 use k8s_openapi::api::core::v1::{Pod, Service};
 use kube::Api;
+use kube::api::Portforwarder;
 use kube::runtime::reflector::store::Writer;
 use kube::runtime::{WatchStreamExt as _, watcher};
+use tokio::io::{AsyncWriteExt as _, DuplexStream};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
+use super::streams::{self, Opened, Streams};
 use super::{DevEvent, DevReporter};
 use crate::{Error, Result, plan};
 
@@ -131,7 +135,8 @@ enum Target {
 }
 
 /// Accepts connections on `listener` for as long as it is polled, each
-/// carried to the pod the watches of `forward`'s Service name last.
+/// carried to the pod the watches of `forward`'s Service name last, on a
+/// stream opened ahead where one is ready ([`streams`](super::streams)).
 pub(crate) async fn serve(
     listener: TcpListener,
     client: &kube::Client,
@@ -140,59 +145,107 @@ pub(crate) async fn serve(
     reporter: &dyn DevReporter,
 ) {
     let pods = Api::<Pod>::namespaced(client.clone(), namespace);
-    let (target, chosen) = watch::channel(Target::Syncing);
+    let remote = forward.remote;
+    let mut streams = Streams::<TcpStream, PodStream>::new(Box::new(move |pod: &str| {
+        let (pods, pod) = (pods.clone(), pod.to_owned());
+        async move { PodStream::open(&pods, &pod, remote).await }.boxed()
+    }));
+    let (target, mut chosen) = watch::channel(Target::Syncing);
     let mut following =
         std::pin::pin!(follow(client, namespace, forward, reporter, &target).fuse());
     let mut open = FuturesUnordered::new();
+    let failed = |error: String| {
+        reporter.on_dev(&DevEvent::ForwardFailed {
+            service: forward.service.clone(),
+            error,
+        });
+    };
     loop {
-        tokio::select! {
-            () = &mut following => {}
+        let handed = tokio::select! {
+            () = &mut following => Vec::new(),
+            Ok(()) = chosen.changed() => {
+                let now = chosen.borrow_and_update().clone();
+                match now {
+                    Target::Pod(pod) => streams.retarget(Some(&pod)),
+                    Target::Syncing => streams.retarget(None),
+                    Target::Nowhere(why) => {
+                        for _refused in streams.drain_waiting() {
+                            failed(why.clone());
+                        }
+                        streams.retarget(None)
+                    }
+                }
+            }
             accepted = listener.accept() => {
                 let Ok((connection, _)) = accepted else { continue };
-                open.push(carry(connection, &pods, forward, chosen.clone()));
-            }
-            Some(done) = open.next(), if !open.is_empty() => {
-                if let Err(error) = done {
-                    reporter.on_dev(&DevEvent::ForwardFailed {
-                        service: forward.service.clone(),
-                        error,
-                    });
+                if let Target::Nowhere(why) = &*chosen.borrow() {
+                    failed(why.clone());
+                    continue;
                 }
+                streams.connect(connection)
+            }
+            handed = streams.opened() => handed,
+            Some(()) = open.next(), if !open.is_empty() => Vec::new(),
+        };
+        for (connection, stream) in handed {
+            match stream {
+                Ok(opened) => open.push(carry(connection, opened)),
+                Err(error) => failed(error),
             }
         }
     }
 }
 
-/// One connection, to the pod the watches name (waiting for their first
-/// listing).
-async fn carry(
-    mut connection: TcpStream,
-    pods: &Api<Pod>,
-    forward: &Forward,
-    mut chosen: watch::Receiver<Target>,
-) -> Result<(), String> {
-    let target = chosen
-        .wait_for(|t| *t != Target::Syncing)
-        .await
-        .map(|t| t.clone())
-        .map_err(|_| format!("the watch of Service {} ended", forward.release))?;
-    let pod = match target {
-        Target::Pod(pod) => pod,
-        Target::Nowhere(why) => return Err(why),
-        Target::Syncing => unreachable!("waited for the listing"),
-    };
-    let mut forwarder = pods
-        .portforward(&pod, &[forward.remote])
-        .await
-        .map_err(|e| format!("port-forward to pod {pod} port {}: {e}", forward.remote))?;
-    let mut upstream = forwarder
-        .take_stream(forward.remote)
-        .ok_or_else(|| format!("port-forward to pod {pod} gave no stream"))?;
+/// A port-forward stream to one pod's port.
+struct PodStream {
+    forwarder: Portforwarder,
+    io: DuplexStream,
+    /// Resolves when the kubelet reports the port unusable, or the stream ends.
+    error: futures::future::BoxFuture<'static, Option<String>>,
+}
+
+impl PodStream {
+    async fn open(pods: &Api<Pod>, pod: &str, port: u16) -> Result<Self, String> {
+        let mut forwarder = pods
+            .portforward(pod, &[port])
+            .await
+            .map_err(|e| format!("port-forward to pod {pod} port {port}: {e}"))?;
+        let gave_none = || format!("port-forward to pod {pod} gave no stream");
+        let io = forwarder.take_stream(port).ok_or_else(gave_none)?;
+        let error = forwarder.take_error(port).ok_or_else(gave_none)?.boxed();
+        Ok(Self {
+            forwarder,
+            io,
+            error,
+        })
+    }
+}
+
+impl streams::Stream for PodStream {
+    type Io = DuplexStream;
+
+    fn io(&mut self) -> &mut DuplexStream {
+        &mut self.io
+    }
+
+    fn broken(&mut self) -> bool {
+        (&mut self.error).now_or_never().is_some()
+    }
+}
+
+impl Drop for PodStream {
+    fn drop(&mut self) {
+        self.forwarder.abort();
+    }
+}
+
+/// One connection, over `opened`: what the pod sent early first.
+async fn carry(mut connection: TcpStream, mut opened: Opened<PodStream>) {
+    if !opened.early.is_empty() && connection.write_all(&opened.early).await.is_err() {
+        return;
+    }
     // A peer closing its side is the normal end of a connection.
-    let _ = tokio::io::copy_bidirectional(&mut connection, &mut upstream).await;
-    drop(upstream);
-    forwarder.abort();
-    Ok(())
+    let _ = tokio::io::copy_bidirectional(&mut connection, &mut opened.stream.io).await;
 }
 
 /// Keeps `target` on the newest Ready, not terminating pod that the

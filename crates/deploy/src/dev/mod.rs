@@ -12,7 +12,7 @@
 //!   never sources, so a build does not trigger the next cycle. A file whose
 //!   content is what the last cycle saw (an editor's touch, `npm ci`
 //!   rewriting `package-lock.json` as it was) is not a change.
-//! - Events are debounced ([`DevOptions::debounce`], 150 ms by default);
+//! - Events are debounced ([`DevOptions::debounce`], 50 ms by default);
 //!   what arrives while a cycle runs is merged into the next cycle.
 //! - A source change rebuilds the services it feeds and rolls out exactly
 //!   those (`--only` semantics); a `.env` change rebuilds nothing and rolls
@@ -31,7 +31,8 @@
 //!   for `true`/`publish`), fixed for the whole session: the URL printed
 //!   once keeps working. Each connection goes to the newest Ready pod of the
 //!   release's Service selector, resolved when the connection opens, so a
-//!   replaced pod is followed at the next connection.
+//!   replaced pod is followed at the next connection; one port-forward
+//!   stream to that pod is kept open ahead for it (`streams`).
 //! - Logs: every container of every pod of the selected releases, from the
 //!   start of each container started during the session (the last 10 lines
 //!   of those already running), a new stream for each restart; secret
@@ -62,6 +63,7 @@ mod docker;
 mod event;
 mod forward;
 mod logs;
+mod streams;
 mod watch;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -105,7 +107,7 @@ impl Default for DevOptions {
             },
             forwards: Vec::new(),
             cleanup: false,
-            debounce: Duration::from_millis(150),
+            debounce: Duration::from_millis(50),
             logs: true,
             engine: None,
         }
