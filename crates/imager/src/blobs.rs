@@ -171,13 +171,19 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Makes `digest` available in `other` (a hard link when possible).
+    /// Makes `digest` available in `other` (a hard link when possible). A
+    /// blob `other` has with another size than this store's is replaced: a
+    /// hard link to a blob a crash left short stays short after the store
+    /// rebuilt its own.
     pub(crate) fn copy_to(&self, digest: &str, other: &BlobStore) -> Result<()> {
         let target = other.path(digest);
-        if target.is_file() {
+        let source = self.path(digest);
+        let size = fs::metadata(&source)
+            .map_err(|e| Error::io("stat", &source, e))?
+            .len();
+        if other.holds(digest, size) {
             return Ok(());
         }
-        let source = self.path(digest);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
         }

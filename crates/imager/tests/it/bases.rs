@@ -337,4 +337,13 @@ fn a_rootfs_tar_base_drops_dev_nodes_and_keeps_owners() {
         fs::metadata(&base_blob).unwrap().len(),
         built.layers[0].size
     );
+    // The layout's hard link to the short blob is replaced too.
+    let layout_blob = after_crash
+        .layout
+        .join("blobs/sha256")
+        .join(built.layers[0].digest.trim_start_matches("sha256:"));
+    assert_eq!(
+        fs::metadata(&layout_blob).unwrap().len(),
+        built.layers[0].size
+    );
 }
