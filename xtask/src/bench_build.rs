@@ -292,6 +292,14 @@ fn measure_push_form(work: &Path, rows: &mut Rows) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Rounds of the packing measurement, taken in turns with the shell pipeline.
+const PACK_ROUNDS: usize = 7;
+
+fn median(times: &mut [Duration]) -> Duration {
+    times.sort();
+    times[times.len() / 2]
+}
+
 /// Packing throughput on the backend's dependency tree: walk, one read per
 /// file (content digests, secret scan, tar), diff_id.
 fn measure_packing(example: &Path, work: &Path, rows: &mut Rows) -> anyhow::Result<()> {
@@ -308,20 +316,35 @@ fn measure_packing(example: &Path, work: &Path, rows: &mut Rows) -> anyhow::Resu
     pack.layers[0]
         .exclude
         .clone_from(&backend.layers[0].exclude);
-    // Both sides read the tree once from the page cache first.
-    sh(&format!(
-        "tar -C {} -c . | sha256sum >/dev/null",
-        deps.display()
-    ))?;
-    let (packed, pack_time) = timed(|| build(&pack, "throughput", work, "throughput-cache", true))?;
+    // Both sides read the tree once from the page cache first. Then they
+    // take turns, each round from an empty cache and output directory, and
+    // the medians are compared: one round of either is ~0.1 s, where a
+    // neighbour's burst on these shared cores shows.
+    let pipeline_script = format!("tar -C {} -c . | sha256sum >/dev/null", deps.display());
+    sh(&pipeline_script)?;
+    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
+    let mut packed = None;
+    for _ in 0..PACK_ROUNDS {
+        let _ = std::fs::remove_dir_all(work.join("throughput-cache"));
+        let _ = std::fs::remove_dir_all(work.join("out/throughput"));
+        let (built, time) = timed(|| build(&pack, "throughput", work, "throughput-cache", true))?;
+        ours.push(time);
+        theirs.push(sh(&pipeline_script)?);
+        if let Some(first) = &packed {
+            let first: &Built = first;
+            assert_eq!(
+                first.manifest_digest, built.manifest_digest,
+                "packing is not reproducible"
+            );
+        }
+        packed = Some(built);
+    }
+    let packed = packed.context("no packing round ran")?;
+    let (pack_time, pipeline) = (median(&mut ours), median(&mut theirs));
     let bytes = packed.uncompressed_size as f64;
-    let pipeline = sh(&format!(
-        "tar -C {} -c . | sha256sum >/dev/null",
-        deps.display()
-    ))?;
     rows.push((
         format!(
-            "pack {} ({} files; walk, one read per file for digest, scan and tar; diff_id)",
+            "pack {} ({} files; walk, one read per file for digest, scan and tar; diff_id; median of {PACK_ROUNDS} turns each)",
             human(packed.uncompressed_size),
             packed.work.files_read
         ),

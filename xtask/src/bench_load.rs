@@ -40,6 +40,9 @@ pub(crate) struct Args {
     /// directory shared by several checkouts may hold another's build).
     #[arg(long, value_name = "FILE")]
     hoist: Option<PathBuf>,
+    /// Rounds of each local load; the table shows the median.
+    #[arg(long, default_value_t = 5)]
+    rounds: usize,
 }
 
 /// One measured command.
@@ -150,23 +153,30 @@ fn measure(
     };
 
     let mut rows = Vec::new();
-    let rounds = ["load into dockerd (cold)", "load again, unchanged"];
-    remove_images(&name)?;
-    for what in rounds {
-        let (seconds, peak_mb, _) = timed(&mut docker_load())?;
-        rows.push(Row {
-            what,
-            tool: "docker load",
-            seconds,
-            peak_mb,
-            sent: archive_mb.clone(),
-        });
-    }
-    remove_images(&name)?;
-    hoist_rounds(&mut rows, &rounds, || hoist_load(&docker_target))?;
+    let hoist_docker = || hoist_load(&docker_target);
+    rows.extend(in_turns(
+        args.rounds,
+        &|| remove_images(&name),
+        ["load into dockerd (cold)", "load again, unchanged"],
+        &[
+            Tool {
+                name: "docker load",
+                command: &docker_load,
+                input: None,
+                sent: Some(archive_mb.clone()),
+            },
+            Tool {
+                name: "hoist load",
+                command: &hoist_docker,
+                input: None,
+                sent: None,
+            },
+        ],
+    )?);
     let node_rootfs = args.bases.join("containerd-node.tar");
     if node_rootfs.is_file() {
         rows.extend(measure_containerd(
+            args.rounds,
             &hoist_load,
             &archive,
             &node_rootfs,
@@ -200,6 +210,7 @@ fn measure(
 /// `ctr images import` against `hoist load --target kind` into real
 /// containerd in a node container named `bench<nonce>-control-plane`.
 fn measure_containerd(
+    rounds: usize,
     hoist_load: &dyn Fn(&[&str]) -> Command,
     archive: &Path,
     node_rootfs: &Path,
@@ -258,24 +269,27 @@ fn measure_containerd(
             Ok(())
         };
         let archive_bytes = std::fs::metadata(archive)?.len().to_string();
-        let mut rows = Vec::new();
-        let rounds = ["load into containerd (cold)", "load into containerd again"];
-        clear()?;
-        for what in rounds {
-            let (seconds, peak_mb, _) =
-                timed_with_input(&mut ctr(&["images", "import", "-"]), Some(archive))?;
-            rows.push(Row {
-                what,
-                tool: "ctr images import",
-                seconds,
-                peak_mb,
-                sent: archive_bytes.clone(),
-            });
-        }
-        clear()?;
-        hoist_rounds(&mut rows, &rounds, || {
-            hoist_load(&["--target", "kind", "--cluster", &cluster])
-        })?;
+        let ctr_import = || ctr(&["images", "import", "-"]);
+        let hoist_kind = || hoist_load(&["--target", "kind", "--cluster", &cluster]);
+        let rows = in_turns(
+            rounds,
+            &clear,
+            ["load into containerd (cold)", "load into containerd again"],
+            &[
+                Tool {
+                    name: "ctr images import",
+                    command: &ctr_import,
+                    input: Some(archive),
+                    sent: Some(archive_bytes),
+                },
+                Tool {
+                    name: "hoist load",
+                    command: &hoist_kind,
+                    input: None,
+                    sent: None,
+                },
+            ],
+        )?;
         Ok(rows)
     })();
     let _ = Command::new("docker").args(["rm", "-f", &node]).output();
@@ -351,25 +365,68 @@ fn remove_images(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `command` under `/usr/bin/time -v`: wall seconds, peak RSS in MB, output.
-/// One row per round of `hoist load` as `load` builds it, with the bytes
-/// hoist says it sent.
-fn hoist_rounds(
-    rows: &mut Vec<Row>,
-    rounds: &[&'static str],
-    load: impl Fn() -> Command,
-) -> anyhow::Result<()> {
-    for &what in rounds {
-        let (seconds, peak_mb, out) = timed(&mut load())?;
-        rows.push(Row {
-            what,
-            tool: "hoist load",
-            seconds,
-            peak_mb,
-            sent: bytes_sent(&out)?,
-        });
+/// A command measured against another.
+struct Tool<'a> {
+    name: &'static str,
+    command: &'a dyn Fn() -> Command,
+    /// A file for its standard input.
+    input: Option<&'a Path>,
+    /// What it sends; `None`: the `bytes_sent` hoist reports.
+    sent: Option<String>,
+}
+
+/// Each tool's first and second load (`whats`), in `rounds` rounds that
+/// take turns at going first, each load starting from a cleared target
+/// (`clear`) and from clean page cache (`sync`: one tool's writes, still
+/// being flushed, would otherwise slow the other's). One row per tool and
+/// load: the median wall time, the highest peak RSS.
+fn in_turns(
+    rounds: usize,
+    clear: &dyn Fn() -> anyhow::Result<()>,
+    whats: [&'static str; 2],
+    tools: &[Tool<'_>; 2],
+) -> anyhow::Result<Vec<Row>> {
+    let mut samples: Vec<[Vec<(f64, f64)>; 2]> = vec![[Vec::new(), Vec::new()]; 2];
+    let mut sent: Vec<[String; 2]> = tools
+        .iter()
+        .map(|tool| {
+            let sent = tool.sent.clone().unwrap_or_default();
+            [sent.clone(), sent]
+        })
+        .collect();
+    for round in 0..rounds.max(1) {
+        for turn in 0..2 {
+            let which = (round + turn) % 2;
+            let tool = &tools[which];
+            clear()?;
+            cmd::run(&mut Command::new("sync"))?;
+            for (load, samples) in samples[which].iter_mut().enumerate() {
+                let (seconds, peak_mb, out) = timed_with_input(&mut (tool.command)(), tool.input)?;
+                samples.push((seconds, peak_mb));
+                if tool.sent.is_none() {
+                    sent[which][load] = bytes_sent(&out)?;
+                }
+            }
+        }
     }
-    Ok(())
+    let mut rows = Vec::new();
+    for (load, what) in whats.into_iter().enumerate() {
+        for (which, tool) in tools.iter().enumerate() {
+            let mut times: Vec<f64> = samples[which][load].iter().map(|s| s.0).collect();
+            times.sort_by(f64::total_cmp);
+            let seconds = times[times.len() / 2];
+            let peak_mb = samples[which][load].iter().map(|s| s.1).fold(0.0, f64::max);
+            println!("{what} / {}: {times:.2?}", tool.name);
+            rows.push(Row {
+                what,
+                tool: tool.name,
+                seconds,
+                peak_mb,
+                sent: sent[which][load].clone(),
+            });
+        }
+    }
+    Ok(rows)
 }
 
 fn timed(command: &mut Command) -> anyhow::Result<(f64, f64, Output)> {

@@ -161,8 +161,8 @@ fn rootfs_tar(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
         .field(&meta.mtime_nsec().to_le_bytes())
         .field(&meta.ino().to_le_bytes());
     let record = records_dir(ctx, "bases").join(format!("{}.json", key.finish()));
-    if let Some(layer) =
-        cached::<BaseLayer>(ctx, &record).filter(|l| ctx.store.has(&l.packed.digest))
+    if let Some(layer) = cached::<BaseLayer>(ctx, &record)
+        .filter(|l| ctx.store.holds(&l.packed.digest, l.packed.size))
     {
         return Ok(BaseImage {
             layers: vec![layer],
@@ -230,8 +230,8 @@ fn rootfs_dir(path: &Path, ctx: &Ctx<'_>) -> Result<BaseImage> {
     let mut reads = 0;
     if let Some(keyed) = index.key(&walked, &mut reads)? {
         let record = records_dir(ctx, "bases").join(format!("{}.json", keyed.key));
-        if let Some(layer) =
-            cached::<BaseLayer>(ctx, &record).filter(|l| ctx.store.has(&l.packed.digest))
+        if let Some(layer) = cached::<BaseLayer>(ctx, &record)
+            .filter(|l| ctx.store.holds(&l.packed.digest, l.packed.size))
         {
             return Ok(BaseImage {
                 layers: vec![layer],
@@ -389,8 +389,8 @@ pub(crate) fn import_layer(
 ) -> Result<BaseLayer> {
     let record =
         records_dir(ctx, "base-layers").join(format!("{}.json", crate::digest::hex_part(digest)));
-    if let Some(layer) =
-        cached::<BaseLayer>(ctx, &record).filter(|l| ctx.store.has(&l.packed.digest))
+    if let Some(layer) = cached::<BaseLayer>(ctx, &record)
+        .filter(|l| ctx.store.holds(&l.packed.digest, l.packed.size))
     {
         return Ok(layer);
     }

@@ -17,6 +17,16 @@ pub(crate) struct BlobStore {
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// How much a blob writer gathers before hashing and writing it: a tar
+/// writer hands over 512-byte headers and 8 KiB pieces of file data, and a
+/// system call and a hash update for each cost more than the copy into
+/// this buffer (a 24 MB layer took over 3000 `write` calls with 8 KiB).
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// What [`BlobStore::write_with`] hands its closure: bytes are gathered,
+/// then hashed and written in large pieces.
+pub(crate) type BlobWriter = BufWriter<HashingWriter<File>>;
+
 /// A unique temporary path next to `path`, for write-then-rename.
 pub(crate) fn temp_path(path: &Path) -> PathBuf {
     let n = TEMP_COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -51,18 +61,39 @@ impl BlobStore {
         self.path(digest).is_file()
     }
 
+    /// Whether the store has `digest` with `size` bytes: the cheap check a
+    /// record is trusted by before reuse (blobs are not synced, see
+    /// [`BlobStore::write_with`]). Re-hashing every reused layer would cost a
+    /// warm build more than the rest of it.
+    pub(crate) fn holds(&self, digest: &str, size: u64) -> bool {
+        fs::metadata(self.path(digest)).is_ok_and(|m| m.is_file() && m.len() == size)
+    }
+
     /// Streams a new blob through `write`, hashing as it goes, and files it
     /// under its digest. Returns what `write` returned, the digest and size.
+    ///
+    /// The blob is not synced to disk before the rename: the store is a
+    /// cache, and every reader checks what it takes from it (a layer record
+    /// only holds while its blob has the recorded size, see
+    /// [`crate::cache::Cache::layer`]; an import hashes what it finds). A crash
+    /// leaves at worst a shorter blob, which those checks turn into a
+    /// rebuild. An `fsync` of each new layer cost a cold build tens of
+    /// milliseconds per 25 MB on the machines measured in BENCHMARKS.md.
     pub(crate) fn write_with<T>(
         &self,
-        write: impl FnOnce(&mut HashingWriter<BufWriter<File>>) -> Result<T>,
+        write: impl FnOnce(&mut BlobWriter) -> Result<T>,
     ) -> Result<(T, String, u64)> {
         let dir = self.root.join("blobs/sha256");
         fs::create_dir_all(&dir).map_err(|e| Error::io("create", &dir, e))?;
         let temp = temp_path(&dir.join("blob"));
         let file = File::create(&temp).map_err(|e| Error::io("create", &temp, e))?;
-        let mut writer = HashingWriter::new(BufWriter::new(file));
-        let result = write(&mut writer);
+        let mut writer = BufWriter::with_capacity(WRITE_BUFFER, HashingWriter::new(file));
+        let result = write(&mut writer).and_then(|value| {
+            writer
+                .flush()
+                .map_err(|e| Error::io("write", &temp, e))
+                .map(|()| value)
+        });
         let value = match result {
             Ok(value) => value,
             Err(error) => {
@@ -70,12 +101,11 @@ impl BlobStore {
                 return Err(error);
             }
         };
-        let (inner, digest, size) = writer.finish();
-        inner
+        let hashing = writer
             .into_inner()
-            .map_err(|e| Error::io("write", &temp, e.into_error()))?
-            .sync_all()
-            .map_err(|e| Error::io("write", &temp, e))?;
+            .map_err(|e| Error::io("write", &temp, e.into_error()))?;
+        let (file, digest, size) = hashing.finish();
+        drop(file);
         let path = self.path(&digest);
         fs::rename(&temp, &path).map_err(|e| Error::io("rename", &path, e))?;
         Ok((value, digest, size))
@@ -141,13 +171,19 @@ impl BlobStore {
         Ok(())
     }
 
-    /// Makes `digest` available in `other` (a hard link when possible).
+    /// Makes `digest` available in `other` (a hard link when possible). A
+    /// blob `other` has with another size than this store's is replaced: a
+    /// hard link to a blob a crash left short stays short after the store
+    /// rebuilt its own.
     pub(crate) fn copy_to(&self, digest: &str, other: &BlobStore) -> Result<()> {
         let target = other.path(digest);
-        if target.is_file() {
+        let source = self.path(digest);
+        let size = fs::metadata(&source)
+            .map_err(|e| Error::io("stat", &source, e))?
+            .len();
+        if other.holds(digest, size) {
             return Ok(());
         }
-        let source = self.path(digest);
         if let Some(parent) = target.parent() {
             fs::create_dir_all(parent).map_err(|e| Error::io("create", parent, e))?;
         }

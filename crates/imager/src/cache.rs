@@ -79,19 +79,18 @@ impl Cache {
 
     /// A layer built before from the same inputs whose blob is still there.
     /// Blobs are only ever written whole and renamed into place under their
-    /// digest, so the size is checked, not the hash: re-hashing every layer
-    /// would cost a warm build more than the rest of it. A blob of another
-    /// size (truncated, replaced) means a rebuild, never a bad image.
+    /// digest, so the size is checked, not the hash (see
+    /// [`BlobStore::holds`]). A blob of another size (truncated by a crash,
+    /// replaced) means a rebuild, never a bad image.
     pub(crate) fn layer(&self, key: &str) -> Option<LayerRecord> {
         if !self.reuse {
             return None;
         }
         let bytes = fs::read(self.record_path("layers-v2", key)).ok()?;
         let record: LayerRecord = serde_json::from_slice(&bytes).ok()?;
-        let size = fs::metadata(self.store.path(&record.packed.digest))
-            .ok()?
-            .len();
-        (size == record.packed.size).then_some(record)
+        self.store
+            .holds(&record.packed.digest, record.packed.size)
+            .then_some(record)
     }
 
     pub(crate) fn put_layer(&self, key: &str, record: &LayerRecord) -> Result<()> {

@@ -105,9 +105,9 @@ fn record_path(cache_dir: &Path, diff_id: &str) -> PathBuf {
 fn cached_record(cache_dir: &Path, diff_id: &str) -> Option<Record> {
     let record: Record =
         serde_json::from_slice(&fs::read(record_path(cache_dir, diff_id)).ok()?).ok()?;
-    let blob = BlobStore::new(cache_dir).path(&record.digest);
-    // Blobs are written atomically under their digest, so the size is the check.
-    (fs::metadata(blob).ok()?.len() == record.size).then_some(record)
+    BlobStore::new(cache_dir)
+        .holds(&record.digest, record.size)
+        .then_some(record)
 }
 
 /// Records that `diff_id`'s gzip form is the blob `digest` of `size` bytes in

@@ -5,20 +5,21 @@
 //! the cache key, scanned for secrets and tarred in the same pass.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::{self, BufReader, Read, Write};
+use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use hoist_secrets::{Finding, Scanner};
 use serde::{Deserialize, Serialize};
 
-use crate::blobs::BlobStore;
-use crate::digest::{HashingReader, KeyHasher};
+use crate::digest::KeyHasher;
 use crate::ignore::Excludes;
 use crate::index::FileStat;
 use crate::recipe::{Layer, parse_mode, parse_owner};
-use crate::{Error, Reporter, Result};
+use crate::{Error, Result};
+
+mod pack;
+
+pub(crate) use pack::{Packed, append_all, pack};
 
 /// One file a layer holds, for size listings.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -278,206 +279,6 @@ pub(crate) fn content_key(walked: &Walked, digests: &BTreeMap<String, String>) -
     Some(key.finish())
 }
 
-/// Files up to this size are read into memory once and hashed, scanned and
-/// tarred from there; a bigger one is streamed into the tar and read a
-/// second time by the scan, which keeps the peak memory flat.
-const IN_MEMORY: u64 = 8 << 20;
-
-/// What packing a layer learnt in its one read of each file.
-#[derive(Debug)]
-pub(crate) struct Packed {
-    pub(crate) layer: PackedLayer,
-    /// Each regular file's content digest, by image path.
-    pub(crate) digests: BTreeMap<String, String>,
-    /// What the scan found (empty when it was not asked to scan).
-    pub(crate) findings: Vec<Finding>,
-    /// Host files opened and read.
-    pub(crate) reads: usize,
-}
-
-/// Packs the walked entries into an uncompressed tar blob in `store`, whose
-/// digest is its `diff_id`. Each file is read once: the same bytes are
-/// hashed (for the cache key), handed to `scanner` when given, and tarred.
-///
-/// # Errors
-///
-/// Reading a host file or writing the blob fails, or a file changed size
-/// while being packed.
-pub(crate) fn pack(
-    walked: &Walked,
-    name: &str,
-    mtime: u64,
-    store: &BlobStore,
-    scanner: Option<&Scanner>,
-    reporter: &dyn Reporter,
-) -> Result<Packed> {
-    let task = reporter.on_start(&format!("pack layer {name}"), Some(walked.content_bytes()));
-    let mut files = Vec::new();
-    let mut reads = 0;
-    let mut digests = BTreeMap::new();
-    let mut findings = Vec::new();
-    let ((), digest, size) = store.write_with(|blob| {
-        let mut tar = tar::Builder::new(blob);
-        let mut on_file = |file: FileSize, digest: String, done: u64| {
-            digests.insert(file.path.clone(), digest);
-            files.push(file);
-            reporter.on_progress(task, done);
-        };
-        let mut reader = FileReader {
-            scanner,
-            findings: &mut findings,
-            reads: &mut reads,
-            buf: Vec::new(),
-        };
-        write_entries(&mut tar, walked, name, mtime, &mut reader, &mut on_file)?;
-        tar.into_inner()
-            .and_then(Write::flush)
-            .map_err(|e| Error::io("pack", Path::new(name), e))
-    })?;
-    reporter.on_finish(task, &human(size));
-    Ok(Packed {
-        layer: PackedLayer {
-            diff_id: digest.clone(),
-            digest,
-            size,
-            uncompressed_size: size,
-            media_type: PLAIN_LAYER.to_owned(),
-            files,
-        },
-        digests,
-        findings,
-        reads,
-    })
-}
-
-/// Appends the walked entries to `tar`, without scanning (a Dockerfile
-/// build's context, which the daemon reads and the image scan covers).
-pub(crate) fn append_all<W: Write>(
-    tar: &mut tar::Builder<W>,
-    walked: &Walked,
-    name: &str,
-    mtime: u64,
-) -> Result<()> {
-    let (mut reads, mut findings) = (0, Vec::new());
-    let mut reader = FileReader {
-        scanner: None,
-        findings: &mut findings,
-        reads: &mut reads,
-        buf: Vec::new(),
-    };
-    write_entries(tar, walked, name, mtime, &mut reader, &mut |_, _, _| {})
-}
-
-/// Reads host files for [`write_entries`], hashing and scanning as it goes.
-struct FileReader<'a> {
-    scanner: Option<&'a Scanner>,
-    findings: &'a mut Vec<Finding>,
-    reads: &'a mut usize,
-    buf: Vec<u8>,
-}
-
-impl FileReader<'_> {
-    /// Appends the file at `host` as `path`; returns its content digest.
-    fn append<W: Write>(
-        &mut self,
-        tar: &mut tar::Builder<W>,
-        header: &mut tar::Header,
-        path: &str,
-        host: &Path,
-        size: u64,
-    ) -> io::Result<Result<String, ()>> {
-        let file = File::open(host)?;
-        *self.reads += 1;
-        let image_path = format!("/{path}");
-        if size <= IN_MEMORY {
-            self.buf.clear();
-            file.take(size).read_to_end(&mut self.buf)?;
-            if self.buf.len() as u64 != size {
-                return Ok(Err(()));
-            }
-            if let Some(scanner) = self.scanner {
-                self.findings
-                    .extend(scanner.scan_file(&image_path, &self.buf));
-            }
-            tar.append_data(header, path, &self.buf[..])?;
-            return Ok(Ok(crate::digest::sha256(&self.buf)));
-        }
-        let mut reader = HashingReader::new(file.take(size));
-        tar.append_data(header, path, &mut reader)?;
-        let (digest, count) = reader.finish()?;
-        if count != size {
-            return Ok(Err(()));
-        }
-        if let Some(scanner) = self.scanner {
-            *self.reads += 1;
-            let file = BufReader::new(File::open(host)?);
-            self.findings
-                .extend(scanner.scan_reader(&image_path, file)?);
-        }
-        Ok(Ok(digest))
-    }
-}
-
-/// Appends the walked entries to `tar` in order, with normalised headers;
-/// `on_file` hears of each regular file, its digest and the bytes written so far.
-fn write_entries<W: Write>(
-    tar: &mut tar::Builder<W>,
-    walked: &Walked,
-    name: &str,
-    mtime: u64,
-    reader: &mut FileReader<'_>,
-    on_file: &mut dyn FnMut(FileSize, String, u64),
-) -> Result<()> {
-    let mut done = 0;
-    for (path, entry) in &walked.entries {
-        let mut header = tar::Header::new_gnu();
-        header.set_mtime(mtime);
-        header.set_uid(walked.uid);
-        header.set_gid(walked.gid);
-        header.set_mode(entry.mode);
-        let io_err = |e: io::Error| Error::io("pack", Path::new(path), e);
-        match &entry.kind {
-            Kind::Dir => {
-                header.set_entry_type(tar::EntryType::Directory);
-                header.set_size(0);
-                tar.append_data(&mut header, format!("{path}/"), io::empty())
-                    .map_err(io_err)?;
-            }
-            Kind::Symlink { target } => {
-                header.set_entry_type(tar::EntryType::Symlink);
-                header.set_size(0);
-                tar.append_link(&mut header, path, target).map_err(io_err)?;
-            }
-            Kind::File { host, stat } => {
-                let size = stat.size;
-                header.set_entry_type(tar::EntryType::Regular);
-                header.set_size(size);
-                // A file that grows or shrinks while packing must not corrupt the tar.
-                let digest = reader
-                    .append(tar, &mut header, path, host, size)
-                    .map_err(|e| Error::io("read", host, e))?
-                    .map_err(|()| Error::Layer {
-                        layer: name.to_owned(),
-                        reason: format!(
-                            "{} changed while it was packed; build again",
-                            host.display()
-                        ),
-                    })?;
-                done += size;
-                on_file(
-                    FileSize {
-                        path: path.clone(),
-                        size,
-                    },
-                    digest,
-                    done,
-                );
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Bytes as "12.3 MB".
 #[must_use]
 pub fn human(bytes: u64) -> String {
@@ -499,8 +300,11 @@ pub fn human(bytes: u64) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::fs::File;
+
     use super::*;
     use crate::NoReporter;
+    use crate::blobs::BlobStore;
     use crate::recipe::Copy;
 
     fn layer(from: &Path, exclude: &[&str]) -> Layer {

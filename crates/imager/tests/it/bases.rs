@@ -314,4 +314,36 @@ fn a_rootfs_tar_base_drops_dev_nodes_and_keeps_owners() {
             .ends_with("usr/bin/python3.11");
     }
     assert!(saw_python);
+
+    // Blobs are not synced: a crash can leave one short. Its import record
+    // then no longer holds, and the base is imported again, not reused.
+    let base_blob = dir
+        .path()
+        .join("cache/blobs/sha256")
+        .join(built.layers[0].digest.trim_start_matches("sha256:"));
+    let blob = fs::OpenOptions::new().write(true).open(&base_blob).unwrap();
+    blob.set_len(built.layers[0].size / 2).unwrap();
+    drop(blob);
+    let after_crash = build_with(
+        &r,
+        "backend",
+        &dir.path().join("out"),
+        &dir.path().join("cache"),
+    )
+    .unwrap();
+    assert!(!after_crash.layers[0].cached);
+    assert_eq!(after_crash.manifest_digest, built.manifest_digest);
+    assert_eq!(
+        fs::metadata(&base_blob).unwrap().len(),
+        built.layers[0].size
+    );
+    // The layout's hard link to the short blob is replaced too.
+    let layout_blob = after_crash
+        .layout
+        .join("blobs/sha256")
+        .join(built.layers[0].digest.trim_start_matches("sha256:"));
+    assert_eq!(
+        fs::metadata(&layout_blob).unwrap().len(),
+        built.layers[0].size
+    );
 }
