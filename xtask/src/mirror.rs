@@ -101,9 +101,7 @@ pub(crate) fn seed(dir: &Path, address: &str, bases: &[&str]) -> anyhow::Result<
     let work = dir.join("mirror");
     let cache = work.join("cache");
     let host = address.trim_end_matches('/');
-    let loopback = ["127.0.0.1", "localhost", "[::1]"]
-        .iter()
-        .any(|h| host.rsplit_once(':').map_or(host, |(h, _)| h) == *h);
+    let loopback = hoist_imager::registries::is_loopback(host);
     let loader =
         RegistryLoader::new(RegistryTarget::parse(host, loopback, None)).with_cache_dir(&cache);
     let client = Client::new(ClientConfig {

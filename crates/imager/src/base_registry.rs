@@ -19,7 +19,7 @@ use oci_spec::image::ImageConfiguration;
 
 use crate::base::{BaseImage, Ctx, import_layer};
 use crate::digest::sha256;
-use crate::registries::{Credential, Source, login_host};
+use crate::registries::{Credential, Source, is_loopback, login_host};
 use crate::{BaseError, Error, Result};
 
 fn invalid(what: &str, reason: impl Into<String>) -> Error {
@@ -28,11 +28,6 @@ fn invalid(what: &str, reason: impl Into<String>) -> Error {
         reason: reason.into(),
     }
     .into()
-}
-
-fn is_loopback(registry: &str) -> bool {
-    let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
-    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
 }
 
 /// Why one registry could not give the image.

@@ -247,6 +247,14 @@ pub fn parse_mirrors(text: &str) -> Result<BTreeMap<String, Vec<String>>, String
     Ok(mirrors)
 }
 
+/// Whether `registry` (`HOST[:PORT]`) is this machine, the only place a
+/// registry is spoken to over plain HTTP.
+#[must_use]
+pub fn is_loopback(registry: &str) -> bool {
+    let host = registry.rsplit_once(':').map_or(registry, |(h, _)| h);
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
 /// Docker Hub's names are one registry: `docker.io`.
 fn canonical_registry(name: &str) -> &str {
     match name {
