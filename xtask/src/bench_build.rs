@@ -18,6 +18,9 @@ pub(crate) struct Args {
     /// Where the build caches and outputs go (default: a temp directory).
     #[arg(long)]
     work_dir: Option<PathBuf>,
+    /// Only the packing comparison (needs no Docker daemon and no bases).
+    #[arg(long)]
+    packing_only: bool,
 }
 
 fn secs(d: Duration) -> String {
@@ -129,20 +132,24 @@ pub(crate) fn run(args: &Args) -> anyhow::Result<()> {
         );
     }
     let load_before = load_average();
-    let bases = PathBuf::from(
-        std::env::var("HOIST_BASES_DIR").context("set HOIST_BASES_DIR (cargo xtask bases)")?,
-    );
     let temp = std::env::temp_dir().join(format!("hoist-bench-{}", std::process::id()));
     let work = args.work_dir.clone().unwrap_or(temp);
     std::fs::create_dir_all(&work)?;
     let example = crate::cmd::root().join("examples/todo-chatbot");
     let mut rows: Rows = Vec::new();
 
-    for (service, base) in [("backend", "python"), ("frontend", "node")] {
-        measure_service(&example, &bases, &work, service, base, &mut rows)?;
+    if args.packing_only {
+        measure_packing(&example, &work, &mut rows)?;
+    } else {
+        let bases = PathBuf::from(
+            std::env::var("HOIST_BASES_DIR").context("set HOIST_BASES_DIR (cargo xtask bases)")?,
+        );
+        for (service, base) in [("backend", "python"), ("frontend", "node")] {
+            measure_service(&example, &bases, &work, service, base, &mut rows)?;
+        }
+        measure_packing(&example, &work, &mut rows)?;
+        measure_push_form(&work, &mut rows)?;
     }
-    measure_packing(&example, &work, &mut rows)?;
-    measure_push_form(&work, &mut rows)?;
     rows.push((
         "peak RSS of the whole benchmark process (every build above)".to_owned(),
         format!("{:.0} MB", peak_rss_mb()),
@@ -304,6 +311,12 @@ fn median(times: &mut [Duration]) -> Duration {
 /// file (content digests, secret scan, tar), diff_id.
 fn measure_packing(example: &Path, work: &Path, rows: &mut Rows) -> anyhow::Result<()> {
     let deps = example.join(".hoist/build/backend-deps");
+    if !deps.is_dir() {
+        bail!(
+            "{} is not prepared yet: run the whole bench-build once (it prepares the backend)",
+            deps.display()
+        );
+    }
     let mut pack = Recipe::from_toml_str(
         &format!(
             "[[layers]]\nname = \"deps\"\ncopy = [{{ from = \"{}\", to = \"/app/deps\" }}]\n[config]\nuser = \"10001\"",

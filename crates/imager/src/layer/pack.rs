@@ -1,11 +1,12 @@
-//! Packing a walked layer: each file read once, hashed and scanned on one
-//! thread while another writes the tar and hashes it.
+//! Packing a walked layer: each file read once, then hashed, scanned and
+//! tarred by three threads in a pipeline, as `tar -c | sha256sum` splits
+//! reading from hashing.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::{Condvar, Mutex, MutexGuard, PoisonError, mpsc};
 
 use hoist_secrets::{Finding, Scanner};
 
@@ -19,10 +20,10 @@ use crate::{Error, Reporter, Result};
 /// second time by the scan, which keeps the peak memory flat.
 const IN_MEMORY: u64 = 8 << 20;
 
-/// File buffers in flight between the reading thread and the tar writer:
-/// one filled while the other is written, so a layer holds at most
-/// `BUFFERS * IN_MEMORY` bytes of file content at once.
-const BUFFERS: usize = 2;
+/// File content held in memory between reading a file and writing it to
+/// the tar, at most: two of the biggest files held in memory. Many small
+/// files fit at once, so a stage never waits on the next for each one.
+const IN_FLIGHT: u64 = 2 * IN_MEMORY;
 
 /// What packing a layer learnt in its one read of each file.
 #[derive(Debug)]
@@ -40,10 +41,10 @@ pub(crate) struct Packed {
 /// digest is its `diff_id`. Each file is read once: the same bytes are
 /// hashed (for the cache key), handed to `scanner` when given, and tarred.
 ///
-/// Two threads share the work, as `tar -c | sha256sum` does: this one reads
-/// each file, hashes and scans it; the other writes the tar and hashes that
-/// (the `diff_id`). Entries reach the tar in the same order either way, so
-/// the bytes are those of a single-threaded pack.
+/// Three threads share the work: this one reads and scans each file, the
+/// next hashes it, the last writes the tar and hashes that (the `diff_id`).
+/// Entries reach the tar in the same order either way, so the bytes are
+/// those of a single-threaded pack.
 ///
 /// # Errors
 ///
@@ -63,19 +64,19 @@ pub(crate) fn pack(
     let mut digests = BTreeMap::new();
     let mut findings = Vec::new();
     let (streamed, digest, size) = store.write_with(|blob| {
-        let (items, to_writer) = mpsc::sync_channel::<Item>(64);
-        let (returned, spares) = mpsc::channel::<Vec<u8>>();
-        for _ in 0..BUFFERS {
-            let _ = returned.send(Vec::new());
-        }
+        let (items, to_hasher) = mpsc::sync_channel::<Item>(64);
+        let (to_writer, for_writer) = mpsc::sync_channel::<Item>(64);
+        let in_flight = InFlight::default();
         std::thread::scope(|scope| {
+            let in_flight = &in_flight;
             let writer = scope.spawn(move || {
+                // However the writer ends, a reader waiting for room hears of it.
+                let _closing = Closing(in_flight);
                 let mut tar = tar::Builder::new(blob);
                 let mut sink = TarSink::new(&mut tar, name);
-                for item in to_writer {
-                    if let Some(buffer) = sink.append(item)? {
-                        // The reader may have stopped; then the buffer is just dropped.
-                        let _ = returned.send(buffer);
+                for item in for_writer {
+                    if let Some(data) = sink.append(item)? {
+                        in_flight.give(data.len() as u64);
                     }
                 }
                 let streamed = sink.streamed;
@@ -84,11 +85,23 @@ pub(crate) fn pack(
                     .map_err(|e| Error::io("pack", Path::new(name), e))?;
                 Ok::<_, Error>(streamed)
             });
-            let mut piped = Piped { items, spares };
-            let mut on_file = |file: FileSize, digest: Option<String>, done: u64| {
-                if let Some(digest) = digest {
-                    digests.insert(file.path.clone(), digest);
+            // The content digests get a stage of their own: hashed while
+            // reading, they made the reader the slow side of two; split in
+            // three, the work spreads evenly over two cores.
+            let hasher = scope.spawn(move || {
+                let mut hashed = Vec::new();
+                for item in to_hasher {
+                    if let Item::File { path, data, .. } = &item {
+                        hashed.push((path.clone(), crate::digest::sha256(data)));
+                    }
+                    if to_writer.send(item).is_err() {
+                        break;
+                    }
                 }
+                hashed
+            });
+            let mut piped = Piped { items, in_flight };
+            let mut on_file = |file: FileSize, done: u64| {
                 files.push(file);
                 reporter.on_progress(task, done);
             };
@@ -98,8 +111,9 @@ pub(crate) fn pack(
                 reads: &mut reads,
             };
             let produced = produce(walked, name, mtime, &mut reader, &mut piped, &mut on_file);
-            // Closing the channel lets the writer finish what it was sent.
+            // Closing the channel lets the other stages finish what they were sent.
             drop(piped);
+            digests.extend(hasher.join().expect("the hashing stage panicked"));
             let written = writer.join().expect("the tar writer panicked");
             // The writer's error comes first: a reader that stopped because
             // the writer had gone only says so.
@@ -148,7 +162,7 @@ pub(crate) fn append_all<W: Write>(
         mtime,
         &mut reader,
         &mut inline,
-        &mut |_, _, _| {},
+        &mut |_, _| {},
     )
 }
 
@@ -180,8 +194,8 @@ enum Item {
 
 /// Where [`produce`] hands its entries, and where it gets file buffers.
 trait Sink {
-    /// An empty buffer to read a file into.
-    fn buffer(&mut self) -> Result<Vec<u8>>;
+    /// An empty buffer to read a file of `size` bytes into.
+    fn buffer(&mut self, size: u64) -> Result<Vec<u8>>;
     /// Passes an entry on to the tar.
     fn send(&mut self, item: Item) -> Result<()>;
 }
@@ -193,7 +207,7 @@ struct Inline<'a, W: Write> {
 }
 
 impl<W: Write> Sink for Inline<'_, W> {
-    fn buffer(&mut self) -> Result<Vec<u8>> {
+    fn buffer(&mut self, _size: u64) -> Result<Vec<u8>> {
         Ok(std::mem::take(&mut self.spare))
     }
 
@@ -206,10 +220,11 @@ impl<W: Write> Sink for Inline<'_, W> {
     }
 }
 
-/// Entries sent to the tar writer's thread; buffers come back from it.
-struct Piped {
+/// Entries sent down the pipeline, each file's buffer made to measure
+/// once there is room for it.
+struct Piped<'a> {
     items: mpsc::SyncSender<Item>,
-    spares: mpsc::Receiver<Vec<u8>>,
+    in_flight: &'a InFlight,
 }
 
 /// What the reading side says when the writer stopped first; the writer's
@@ -222,15 +237,72 @@ fn writer_gone() -> Error {
     )
 }
 
-impl Sink for Piped {
-    fn buffer(&mut self) -> Result<Vec<u8>> {
-        let mut buffer = self.spares.recv().map_err(|_| writer_gone())?;
-        buffer.clear();
-        Ok(buffer)
+impl Sink for Piped<'_> {
+    fn buffer(&mut self, size: u64) -> Result<Vec<u8>> {
+        self.in_flight.take(size)?;
+        Ok(Vec::with_capacity(usize::try_from(size).unwrap_or(0)))
     }
 
     fn send(&mut self, item: Item) -> Result<()> {
         self.items.send(item).map_err(|_| writer_gone())
+    }
+}
+
+/// The file content between the reader and the tar writer, in bytes; the
+/// reader waits while another file would take it over [`IN_FLIGHT`].
+#[derive(Default)]
+struct InFlight {
+    state: Mutex<(u64, bool)>,
+    changed: Condvar,
+}
+
+impl InFlight {
+    /// The bytes held and whether the writer has stopped. A panic elsewhere
+    /// leaves the numbers whole, so a poisoned lock is still read.
+    fn state(&self) -> MutexGuard<'_, (u64, bool)> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Waits until `size` more bytes fit (or nothing is in flight); fails
+    /// once the writer has stopped.
+    fn take(&self, size: u64) -> Result<()> {
+        let mut state = self.state();
+        loop {
+            let (held, closed) = *state;
+            if closed {
+                return Err(writer_gone());
+            }
+            if held == 0 || held + size <= IN_FLIGHT {
+                state.0 = held + size;
+                return Ok(());
+            }
+            state = self
+                .changed
+                .wait(state)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+    }
+
+    /// `size` bytes were written out.
+    fn give(&self, size: u64) {
+        let mut state = self.state();
+        state.0 = state.0.saturating_sub(size);
+        self.changed.notify_all();
+    }
+
+    fn close(&self) {
+        let mut state = self.state();
+        state.1 = true;
+        self.changed.notify_all();
+    }
+}
+
+/// Closes [`InFlight`] when the writer's thread ends, by error or panic too.
+struct Closing<'a>(&'a InFlight);
+
+impl Drop for Closing<'_> {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
@@ -327,8 +399,8 @@ struct FileReader<'a> {
 }
 
 impl FileReader<'_> {
-    /// The entry for the file at `host` as `path`, and its content digest
-    /// when it was read into memory (a streamed file's comes from the tar writer).
+    /// The entry for the file at `host` as `path`; its content digest comes
+    /// later in the pipeline.
     fn item(
         &mut self,
         sink: &mut dyn Sink,
@@ -337,7 +409,7 @@ impl FileReader<'_> {
         host: &Path,
         size: u64,
         layer: &str,
-    ) -> Result<(Item, Option<String>)> {
+    ) -> Result<Item> {
         let read_err = |e: io::Error| Error::io("read", host, e);
         let image_path = format!("/{path}");
         if size > IN_MEMORY {
@@ -348,17 +420,16 @@ impl FileReader<'_> {
                     .extend(scanner.scan_reader(&image_path, file).map_err(read_err)?);
             }
             *self.reads += 1;
-            let item = Item::Stream {
+            return Ok(Item::Stream {
                 header,
                 path: path.to_owned(),
                 host: host.to_owned(),
                 size,
-            };
-            return Ok((item, None));
+            });
         }
         let file = File::open(host).map_err(read_err)?;
         *self.reads += 1;
-        let mut data = sink.buffer()?;
+        let mut data = sink.buffer(size)?;
         file.take(size).read_to_end(&mut data).map_err(read_err)?;
         if data.len() as u64 != size {
             return Err(changed(layer, host));
@@ -366,26 +437,23 @@ impl FileReader<'_> {
         if let Some(scanner) = self.scanner {
             self.findings.extend(scanner.scan_file(&image_path, &data));
         }
-        let digest = crate::digest::sha256(&data);
-        let item = Item::File {
+        Ok(Item::File {
             header,
             path: path.to_owned(),
             data,
-        };
-        Ok((item, Some(digest)))
+        })
     }
 }
 
 /// Sends the walked entries to `sink` in order, with normalised headers;
-/// `on_file` hears of each regular file, its digest (when read here) and
-/// the bytes handled so far.
+/// `on_file` hears of each regular file and the bytes handled so far.
 fn produce(
     walked: &Walked,
     name: &str,
     mtime: u64,
     reader: &mut FileReader<'_>,
     sink: &mut dyn Sink,
-    on_file: &mut dyn FnMut(FileSize, Option<String>, u64),
+    on_file: &mut dyn FnMut(FileSize, u64),
 ) -> Result<()> {
     let mut done = 0;
     for (path, entry) in &walked.entries {
@@ -414,10 +482,10 @@ fn produce(
                 let size = stat.size;
                 header.set_entry_type(tar::EntryType::Regular);
                 header.set_size(size);
-                let (item, digest) = reader.item(sink, header, &path, host, size, name)?;
+                let item = reader.item(sink, header, &path, host, size, name)?;
                 sink.send(item)?;
                 done += size;
-                on_file(FileSize { path, size }, digest, done);
+                on_file(FileSize { path, size }, done);
             }
         }
     }
@@ -474,5 +542,37 @@ mod tests {
         );
         // The big file is read twice (tar, then scan); the others once.
         assert_eq!(packed.reads, 42);
+    }
+
+    /// The reader waits for room while the content in flight would pass
+    /// [`IN_FLIGHT`], goes on once the writer gives some back, and stops
+    /// with an error, rather than waiting for ever, when the writer stops.
+    #[test]
+    fn the_reader_waits_for_room_and_hears_when_the_writer_stops() {
+        let in_flight = InFlight::default();
+        in_flight.take(IN_FLIGHT - 10).unwrap();
+        in_flight.take(10).unwrap();
+        let (took, took_rx) = mpsc::channel();
+        std::thread::scope(|scope| {
+            let waiting = scope.spawn(|| {
+                let first = in_flight.take(IN_MEMORY);
+                took.send(()).unwrap();
+                let second = in_flight.take(IN_FLIGHT);
+                (first, second)
+            });
+            // Nothing given back yet: the reader is still waiting.
+            let waited = took_rx.recv_timeout(std::time::Duration::from_millis(200));
+            assert!(waited.is_err(), "took room that was not there");
+            in_flight.give(IN_MEMORY);
+            took_rx.recv().unwrap();
+            // Full again: the second take waits until the writer stops.
+            in_flight.close();
+            let (first, second) = waiting.join().unwrap();
+            assert!(first.is_ok());
+            assert_eq!(second.unwrap_err().to_string(), writer_gone().to_string());
+        });
+        // A file bigger than the room still goes when nothing else is held.
+        let empty = InFlight::default();
+        empty.take(IN_FLIGHT + 1).unwrap();
     }
 }
