@@ -2,7 +2,8 @@
 //! BENCHMARKS.md, each comparison measured in one run on this machine, in
 //! the release profile (a debug xtask refuses to run: its figures would
 //! mislead). Needs `HOIST_BASES_DIR` (the offline bases) and a Docker daemon
-//! (`DOCKER_HOST` or the local socket).
+//! (`DOCKER_HOST` or the local socket); `--packing-only` measures the packing
+//! row alone and needs neither, once a whole run has prepared the backend.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
