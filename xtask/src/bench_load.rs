@@ -40,8 +40,10 @@ pub(crate) struct Args {
     /// directory shared by several checkouts may hold another's build).
     #[arg(long, value_name = "FILE")]
     hoist: Option<PathBuf>,
-    /// Rounds of each local load; the table shows the median.
-    #[arg(long, default_value_t = 5)]
+    /// Rounds of each local load; the table shows the median. Five left
+    /// the dockerd row's median anywhere between 0.7x and 1.2x of the other
+    /// tool's (BENCHMARKS.md).
+    #[arg(long, default_value_t = 9)]
     rounds: usize,
 }
 
