@@ -470,7 +470,13 @@ fn write(
     write_layout(&layout, &image)?;
     if !archive_is_current(&archive, &manifest_digest) {
         write_archive(&archive, &image)?;
-        crate::blobs::write_atomic(&stamp_path(&archive), manifest_digest.as_bytes())?;
+        let size = std::fs::metadata(&archive)
+            .map_err(|e| crate::Error::io("stat", &archive, e))?
+            .len();
+        crate::blobs::write_atomic(
+            &stamp_path(&archive),
+            archive_stamp(&manifest_digest, size).as_bytes(),
+        )?;
     }
     reporter.on_finish(task, &manifest_digest);
     Ok(Built {
@@ -512,11 +518,22 @@ fn reports(base: &BaseImage, recipe: &Recipe, ours: &[(PackedLayer, bool)]) -> V
 }
 
 /// The archive is rewritten only when its image changed: a warm build then
-/// writes nothing large.
+/// writes nothing large. Its stamp records the image and the archive's
+/// size, as the blob store does for blobs: the archive is not synced to
+/// disk, so one a crash left short is written again, never delivered.
 fn stamp_path(archive: &Path) -> PathBuf {
     archive.with_extension("tar.digest")
 }
 
+fn archive_stamp(digest: &str, size: u64) -> String {
+    format!("{digest} {size}")
+}
+
 fn archive_is_current(archive: &Path, digest: &str) -> bool {
-    archive.is_file() && std::fs::read(stamp_path(archive)).is_ok_and(|d| d == digest.as_bytes())
+    let Ok(meta) = std::fs::metadata(archive) else {
+        return false;
+    };
+    meta.is_file()
+        && std::fs::read(stamp_path(archive))
+            .is_ok_and(|s| s == archive_stamp(digest, meta.len()).as_bytes())
 }

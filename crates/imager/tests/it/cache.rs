@@ -118,3 +118,35 @@ fn a_corrupted_cached_blob_is_rebuilt_not_reused() {
     assert_eq!((again.work.layers_packed, again.work.layers_reused), (1, 1));
     assert_eq!(again.manifest_digest, cold.manifest_digest);
 }
+
+/// The docker-archive is not synced to disk: one left short (as by a crash
+/// after its rename) is written again by the next build, not taken as
+/// current because its stamp names the same image.
+#[test]
+fn a_short_docker_archive_is_written_again() {
+    let src = tempfile::tempdir().unwrap();
+    app_tree(src.path());
+    let out = tempfile::tempdir().unwrap();
+    let cache = out.path().join("cache");
+    let recipe = recipe(src.path(), APP_RECIPE);
+    let cold = build_with(&recipe, "backend", &out.path().join("o"), &cache).unwrap();
+    let whole = fs::read(&cold.archive).unwrap();
+    let modified = fs::metadata(&cold.archive).unwrap().modified().unwrap();
+
+    let warm = build_with(&recipe, "backend", &out.path().join("o"), &cache).unwrap();
+    assert_eq!(
+        fs::metadata(&warm.archive).unwrap().modified().unwrap(),
+        modified,
+        "an unchanged image's archive is not written again"
+    );
+
+    fs::File::options()
+        .write(true)
+        .open(&cold.archive)
+        .unwrap()
+        .set_len(whole.len() as u64 / 2)
+        .unwrap();
+    let again = build_with(&recipe, "backend", &out.path().join("o"), &cache).unwrap();
+    assert_eq!(again.manifest_digest, cold.manifest_digest);
+    assert_eq!(fs::read(&again.archive).unwrap(), whole);
+}
