@@ -101,20 +101,54 @@ fn no_cache_packs_again_and_gives_the_same_digest() {
     assert_eq!(again.manifest_digest, cold.manifest_digest);
 }
 
+/// A first build of the app tree into an empty cache.
+struct Cold {
+    _src: tempfile::TempDir,
+    out: tempfile::TempDir,
+    cache: std::path::PathBuf,
+    recipe: hoist_imager::Recipe,
+    built: hoist_imager::Built,
+}
+
+impl Cold {
+    fn build() -> Self {
+        let src = tempfile::tempdir().unwrap();
+        app_tree(src.path());
+        let out = tempfile::tempdir().unwrap();
+        let cache = out.path().join("cache");
+        let recipe = recipe(src.path(), APP_RECIPE);
+        let built = build_with(&recipe, "backend", &out.path().join("o"), &cache).unwrap();
+        Self {
+            _src: src,
+            out,
+            cache,
+            recipe,
+            built,
+        }
+    }
+
+    /// Builds again into the same cache, the output in `out/<dir>`.
+    fn again(&self, dir: &str) -> hoist_imager::Built {
+        build_with(
+            &self.recipe,
+            "backend",
+            &self.out.path().join(dir),
+            &self.cache,
+        )
+        .unwrap()
+    }
+}
+
 #[test]
 fn a_corrupted_cached_blob_is_rebuilt_not_reused() {
-    let src = tempfile::tempdir().unwrap();
-    app_tree(src.path());
-    let out = tempfile::tempdir().unwrap();
-    let cache = out.path().join("cache");
-    let recipe = recipe(src.path(), APP_RECIPE);
-    let cold = build_with(&recipe, "backend", &out.path().join("o"), &cache).unwrap();
+    let first = Cold::build();
+    let (cache, cold) = (&first.cache, &first.built);
     let blob = cache
         .join("blobs/sha256")
         .join(cold.layers[1].digest.trim_start_matches("sha256:"));
     fs::remove_file(&blob).unwrap();
     fs::write(&blob, b"tampered").unwrap();
-    let again = build_with(&recipe, "backend", &out.path().join("o2"), &cache).unwrap();
+    let again = first.again("o2");
     assert_eq!((again.work.layers_packed, again.work.layers_reused), (1, 1));
     assert_eq!(again.manifest_digest, cold.manifest_digest);
 }
@@ -124,16 +158,12 @@ fn a_corrupted_cached_blob_is_rebuilt_not_reused() {
 /// current because its stamp names the same image.
 #[test]
 fn a_short_docker_archive_is_written_again() {
-    let src = tempfile::tempdir().unwrap();
-    app_tree(src.path());
-    let out = tempfile::tempdir().unwrap();
-    let cache = out.path().join("cache");
-    let recipe = recipe(src.path(), APP_RECIPE);
-    let cold = build_with(&recipe, "backend", &out.path().join("o"), &cache).unwrap();
+    let first = Cold::build();
+    let cold = &first.built;
     let whole = fs::read(&cold.archive).unwrap();
     let modified = fs::metadata(&cold.archive).unwrap().modified().unwrap();
 
-    let warm = build_with(&recipe, "backend", &out.path().join("o"), &cache).unwrap();
+    let warm = first.again("o");
     assert_eq!(
         fs::metadata(&warm.archive).unwrap().modified().unwrap(),
         modified,
@@ -146,7 +176,7 @@ fn a_short_docker_archive_is_written_again() {
         .unwrap()
         .set_len(whole.len() as u64 / 2)
         .unwrap();
-    let again = build_with(&recipe, "backend", &out.path().join("o"), &cache).unwrap();
+    let again = first.again("o");
     assert_eq!(again.manifest_digest, cold.manifest_digest);
     assert_eq!(fs::read(&again.archive).unwrap(), whole);
 }
