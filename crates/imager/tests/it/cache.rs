@@ -82,23 +82,12 @@ fn a_warm_build_does_no_tar_or_gzip_work_and_one_change_repacks_one_layer() {
 
 #[test]
 fn no_cache_packs_again_and_gives_the_same_digest() {
-    let src = tempfile::tempdir().unwrap();
-    app_tree(src.path());
-    let out = tempfile::tempdir().unwrap();
-    let recipe = recipe(src.path(), APP_RECIPE);
-    let cold = build_with(
-        &recipe,
-        "backend",
-        &out.path().join("o"),
-        &out.path().join("c"),
-    )
-    .unwrap();
-    let mut options =
-        crate::support::options("backend", &out.path().join("o"), &out.path().join("c"));
+    let first = Cold::build();
+    let mut options = crate::support::options("backend", &first.out.path().join("o"), &first.cache);
     options.no_cache = true;
-    let again = hoist_imager::build(&recipe, &options, &hoist_imager::NoReporter).unwrap();
+    let again = hoist_imager::build(&first.recipe, &options, &hoist_imager::NoReporter).unwrap();
     assert_eq!(again.work.layers_packed, 2);
-    assert_eq!(again.manifest_digest, cold.manifest_digest);
+    assert_eq!(again.manifest_digest, first.built.manifest_digest);
 }
 
 /// A first build of the app tree into an empty cache.
